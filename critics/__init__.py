@@ -1,0 +1,1 @@
+"""Critic loop: deterministic and LLM critics, revision, corrective SFT and preference data."""

@@ -1,0 +1,507 @@
+"""The Pleias-RAG input/output format: special tokens, prompt building, tolerant parsing.
+
+Everything that reads or writes the format goes through this module (see
+``docs/pleias-format.md`` in the shared folder). No heavy imports: scoring starts fast.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|query_start|>", "<|query_end|>", "<|source_start|>", "<|source_id|>", "<|source_end|>",
+    "<|language_start|>", "<|language_end|>", "<|query_analysis_start|>", "<|query_analysis_end|>",
+    "<|query_report_start|>", "<|query_report_end|>", "<|source_analysis_start|>",
+    "<|source_analysis_end|>", "<|source_report_start|>", "<|source_report_end|>",
+    "<|draft_start|>", "<|draft_end|>", "<|answer_start|>", "<|answer_end|>",
+)
+"""The 19 Pleias special tokens, in vocabulary order (ids 65517..65535 in the real models)."""
+
+EOS_TOKEN = "<|end_of_text|>"
+"""End of sequence of the Pleias models."""
+
+OTHER_EOS_TOKENS: tuple[str, ...] = ("<|endoftext|>", "<|im_end|>", "</s>", "<|eot_id|>")
+"""End-of-sequence strings of other base models, tolerated at the end of a completion."""
+
+SECTIONS: tuple[str, ...] = (
+    "query_analysis", "query_report", "source_analysis", "source_report", "draft", "answer",
+)
+"""Generated sections after the language line, in their required order."""
+
+TRIVIAL_SKIPPED: frozenset[str] = frozenset({"source_analysis", "source_report", "draft"})
+"""Sections the Trivial path goes without."""
+
+QUERY_REPORT_LABELS: dict[str, str] = {
+    "trivial": "Trivial", "answerable": "Answerable", "reformulated": "Reformulated",
+    "reformulation": "Reformulated", "unclear": "Unclear", "refused": "Refused",
+}
+"""Accepted query-report labels (case-insensitive) mapped to their canonical spelling."""
+
+SOURCE_REPORT_LABELS: dict[str, str] = {
+    "extensive": "Extensive", "basic": "Basic", "incomplete": "Incomplete",
+    "infeasible": "Infeasible",
+}
+"""Accepted source-report labels (case-insensitive) mapped to their canonical spelling."""
+
+ELISION_MARKERS: tuple[str, ...] = ("(…)", "(...)", "[…]", "[...]", "…")
+"""Markers that shorten a quote; fragments around them must occur in order in the source."""
+
+_GUARD = "\u2060"  # WORD JOINER: invisible, never part of a special token.
+_INJECTION = re.compile(r"<(?=\||/?ref\b)", re.IGNORECASE)
+_TOKEN = re.compile(r"<\|([a-z_]{1,40})\|>")
+_REF_OPEN = re.compile(r"<ref\b(?:[^<>]|<\|source_id\|>){0,200}>", re.IGNORECASE)
+_REF_CLOSE = re.compile(r"</ref\s*>", re.IGNORECASE)
+_REF_NAME = re.compile(
+    r"""name\s*=\s*["']?\s*(?:<\|source_id\|>)?\s*([^"'>\s]*)""", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"[.!?;:]\s|\n")
+_MAX_SOURCE_ID_DIGITS = 9
+
+
+def neutralise(text: str) -> str:
+    """Make special-token strings and ``<ref``/``</ref>`` inert inside user text.
+
+    An invisible WORD JOINER (U+2060) is put after the ``<``: the text reads the same, no
+    tokenizer matches it as a special token and no parser sees a tag. Quote matching drops
+    the joiner again (``rewards`` normalisation), so quotes of such text still match.
+
+    >>> neutralise("see <|answer_start|> and </ref>") == "see <\\u2060|answer_start|> and <\\u2060/ref>"
+    True
+    """
+    return _INJECTION.sub("<" + _GUARD, text)
+
+
+def build_prompt(query: str, sources: Sequence[str]) -> str:
+    """Build the Pleias prompt for a query and source texts, numbered from 1.
+
+    Identical to the upstream library except that special-token strings and ref tags
+    inside the query or a source are neutralised (:func:`neutralise`).
+
+    >>> print(build_prompt("Who?", ["Ann did.", "Bob did not."]), end="|")
+    <|query_start|>Who?<|query_end|>
+    <|source_start|><|source_id|>1 Ann did.<|source_end|>
+    <|source_start|><|source_id|>2 Bob did not.<|source_end|>
+    <|language_start|>
+    |
+    """
+    parts = [f"<|query_start|>{neutralise(query)}<|query_end|>\n"]
+    for number, text in enumerate(sources, start=1):
+        parts.append(f"<|source_start|><|source_id|>{number} {neutralise(text)}<|source_end|>\n")
+    parts.append("<|language_start|>\n")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One generated section: its name, content and character offsets in the parsed text."""
+
+    name: str
+    content: str
+    start: int
+    end: int
+    closed: bool
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One ``<ref>`` in the answer.
+
+    ``source_id`` is ``None`` when the id is not a number (``raw_id`` keeps what was written);
+    ``span`` covers the whole tag in the parsed text, ``quote_span`` the quote alone;
+    ``claim`` is the answer text the citation supports (refs removed).
+    """
+
+    source_id: int | None
+    raw_id: str
+    quote: str
+    span: tuple[int, int]
+    quote_span: tuple[int, int]
+    claim: str
+    closed: bool
+
+
+@dataclass
+class ParsedCompletion:
+    """The result of :func:`parse_completion`: sections, labels, citations and errors."""
+
+    text: str
+    language: str | None = None
+    sections: list[Section] = field(default_factory=list)
+    query_report: str | None = None
+    source_report: str | None = None
+    citations: list[Citation] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ended: bool = False
+
+    def section(self, name: str) -> Section | None:
+        """Return the first section called ``name``, or ``None``.
+
+        >>> parse_completion("English<|language_end|><|answer_start|>Hi<|answer_end|>").section("answer").content
+        'Hi'
+        """
+        return next((s for s in self.sections if s.name == name), None)
+
+    @property
+    def answer(self) -> str | None:
+        """The answer text (refs included), or ``None`` when there is no answer section.
+
+        >>> parse_completion("English<|language_end|>").answer is None
+        True
+        """
+        found = self.section("answer")
+        return None if found is None else found.content
+
+    @property
+    def truncated(self) -> bool:
+        """True when the output stops before a closed answer (e.g. the token limit hit).
+
+        >>> parse_completion("English<|language_end|><|answer_start|>Half an ans").truncated
+        True
+        """
+        found = self.section("answer")
+        return found is None or not found.closed
+
+    @property
+    def is_trivial(self) -> bool:
+        """True when the query report chose the short Trivial path.
+
+        >>> parse_completion("English<|language_end|><|query_report_start|>trivial<|query_report_end|>").is_trivial
+        True
+        """
+        return self.query_report == "Trivial"
+
+    @property
+    def is_refusal(self) -> bool:
+        """True when the reports decline to answer (Unclear/Refused query, Infeasible sources).
+
+        >>> parse_completion("English<|language_end|><|source_report_start|>Infeasible<|source_report_end|>").is_refusal
+        True
+        """
+        return self.query_report in {"Unclear", "Refused"} or self.source_report == "Infeasible"
+
+
+def strip_prompt(text: str) -> tuple[str, int]:
+    """Remove a leading prompt or ``<|language_start|>``; return the rest and its offset.
+
+    >>> strip_prompt("<|query_start|>q<|query_end|>\\n<|language_start|>\\nEnglish")
+    ('English', 49)
+    >>> strip_prompt("English")
+    ('English', 0)
+    """
+    head = text.lstrip()
+    offset = len(text) - len(head)
+    if head.startswith("<|query_start|>") or head.startswith("<|language_start|>"):
+        marker = head.find("<|language_start|>")
+        if marker >= 0:
+            cut = marker + len("<|language_start|>")
+            while cut < len(head) and head[cut] in "\r\n":
+                cut += 1
+            return head[cut:], offset + cut
+    return text, 0
+
+
+def _strip_eos(text: str) -> tuple[str, bool]:
+    """Drop trailing whitespace and end-of-sequence strings; say whether one was there."""
+    body = text.rstrip()
+    ended = False
+    progress = True
+    while progress:
+        progress = False
+        for eos in (EOS_TOKEN, *OTHER_EOS_TOKENS):
+            if body.endswith(eos):
+                body = body[: -len(eos)].rstrip()
+                ended = progress = True
+    return body, ended
+
+
+def parse_completion(text: object) -> ParsedCompletion:
+    """Parse a Pleias completion tolerantly; never raises.
+
+    Accepts the completion with or without the prompt or ``<|language_start|>``, with or
+    without a final ``<|end_of_text|>``, ``<ref name="<|source_id|>3">`` and ``<ref name="3">``,
+    quotes spanning newlines and unclosed refs. Offsets refer to ``text`` as given.
+
+    >>> p = parse_completion('English<|language_end|>\\n<|query_analysis_start|>Easy.<|query_analysis_end|>'
+    ...     '<|query_report_start|>Trivial<|query_report_end|>\\n'
+    ...     '<|answer_start|>Helsby<ref name="<|source_id|>2">in Helsby</ref>.<|answer_end|><|end_of_text|>')
+    >>> p.language, p.query_report, p.answer, p.errors
+    ('English', 'Trivial', 'Helsby<ref name="<|source_id|>2">in Helsby</ref>.', [])
+    >>> p.citations[0].source_id, p.citations[0].quote, p.citations[0].claim
+    (2, 'in Helsby', 'Helsby')
+    """
+    raw = text if isinstance(text, str) else ("" if text is None else str(text))
+    parsed = ParsedCompletion(text=raw)
+    body, offset = strip_prompt(raw)
+    body, parsed.ended = _strip_eos(body)
+    _parse_language(parsed, body, offset)
+    _parse_sections(parsed, body, offset)
+    _parse_labels(parsed)
+    answer = parsed.section("answer")
+    if answer is not None:
+        parsed.citations = parse_citations(answer.content, answer.start, parsed.errors)
+    _check_refs_outside_answer(parsed)
+    return parsed
+
+
+def _parse_language(parsed: ParsedCompletion, body: str, offset: int) -> None:
+    end = body.find("<|language_end|>")
+    if end < 0:
+        parsed.errors.append("missing <|language_end|>: no language line")
+        return
+    language = body[:end].strip()
+    if not language:
+        parsed.errors.append("empty language line")
+    elif _TOKEN.search(language) or len(language) > 40:
+        parsed.errors.append("language line is not a language name")
+    else:
+        parsed.language = language
+
+
+def _parse_sections(parsed: ParsedCompletion, body: str, offset: int) -> None:
+    """Pair start/end tokens into sections; record every structural fault."""
+    language_end = body.find("<|language_end|>")
+    cursor = 0 if language_end < 0 else language_end + len("<|language_end|>")
+    open_name: str | None = None
+    open_at = 0
+    seen: set[str] = set()
+    for match in _TOKEN.finditer(body, cursor):
+        token = match.group(1)
+        if token.endswith("_start") and token[:-6] in SECTIONS:
+            name = token[:-6]
+            if open_name is not None:
+                parsed.errors.append(f"<|{name}_start|> opens before <|{open_name}_end|> closes")
+                _close(parsed, open_name, body, open_at, match.start(), offset, closed=False)
+            else:
+                _check_gap(parsed, body[cursor:match.start()], name)
+            if name in seen:
+                parsed.errors.append(f"section {name} appears more than once")
+            seen.add(name)
+            open_name, open_at, cursor = name, match.end(), match.end()
+        elif token.endswith("_end") and token[:-4] in SECTIONS:
+            name = token[:-4]
+            if open_name != name:
+                parsed.errors.append(f"<|{name}_end|> without a matching start")
+                continue
+            _close(parsed, name, body, open_at, match.start(), offset, closed=True)
+            open_name, cursor = None, match.end()
+        elif token != "source_id":
+            parsed.errors.append(f"unexpected token <|{token}|> in the output")
+    if open_name is not None:
+        parsed.errors.append(f"section {open_name} is not closed (truncated output?)")
+        _close(parsed, open_name, body, open_at, len(body), offset, closed=False)
+    elif body[cursor:].strip():
+        where = "after the answer" if "answer" in seen else "outside any section"
+        parsed.errors.append(f"text {where}: {body[cursor:cursor + 40].strip()!r}")
+    _check_order(parsed)
+
+
+def _close(parsed: ParsedCompletion, name: str, body: str, start: int, end: int,
+           offset: int, closed: bool) -> None:
+    content = body[start:end]
+    parsed.sections.append(Section(name, content, start + offset, end + offset, closed))
+    if closed and not content.strip():
+        parsed.errors.append(f"section {name} is empty")
+
+
+def _check_gap(parsed: ParsedCompletion, gap: str, name: str) -> None:
+    if gap.strip():
+        parsed.errors.append(f"text outside any section before {name}: {gap.strip()[:40]!r}")
+
+
+def _check_order(parsed: ParsedCompletion) -> None:
+    positions = [SECTIONS.index(s.name) for s in parsed.sections]
+    if positions != sorted(positions):
+        parsed.errors.append("sections out of order: " + ", ".join(s.name for s in parsed.sections))
+    present = {s.name for s in parsed.sections}
+    trivial = _label(parsed.section("query_report"), QUERY_REPORT_LABELS) == "Trivial"
+    refusal = _label(parsed.section("query_report"), QUERY_REPORT_LABELS) in {"Unclear", "Refused"}
+    for name in SECTIONS:
+        if name in present:
+            continue
+        if (trivial or refusal) and name in TRIVIAL_SKIPPED:
+            continue
+        parsed.errors.append(f"missing section {name}")
+
+
+def _label(section: Section | None, labels: dict[str, str]) -> str | None:
+    if section is None:
+        return None
+    return labels.get(section.content.strip().strip(".").lower())
+
+
+def _parse_labels(parsed: ParsedCompletion) -> None:
+    for name, labels in (("query_report", QUERY_REPORT_LABELS),
+                         ("source_report", SOURCE_REPORT_LABELS)):
+        section = parsed.section(name)
+        if section is None:
+            continue
+        label = _label(section, labels)
+        if label is None and section.content.strip():
+            parsed.errors.append(f"invalid {name} label {section.content.strip()[:40]!r}")
+        setattr(parsed, name, label)
+
+
+def _check_refs_outside_answer(parsed: ParsedCompletion) -> None:
+    for section in parsed.sections:
+        if section.name != "answer" and _REF_OPEN.search(section.content):
+            parsed.errors.append(f"<ref> outside the answer, in {section.name}")
+
+
+def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = None) -> list[Citation]:
+    """Find every ``<ref>`` in an answer text; record malformed ones in ``errors``.
+
+    Runs in linear time. ``offset`` is added to every span.
+
+    >>> [(c.source_id, c.quote) for c in parse_citations('A<ref name="1">x\\ny</ref>B<ref name="z">w')]
+    [(1, 'x\\ny'), (None, 'w')]
+    """
+    errors = [] if errors is None else errors
+    citations: list[Citation] = []
+    opens = list(_REF_OPEN.finditer(answer))
+    for index, tag in enumerate(opens):
+        next_open = opens[index + 1].start() if index + 1 < len(opens) else len(answer)
+        close = _REF_CLOSE.search(answer, tag.end(), next_open)
+        quote_end = close.start() if close else next_open
+        tag_end = close.end() if close else next_open
+        raw_id, source_id = _ref_id(tag.group(0), errors)
+        if close is None:
+            errors.append(f"unclosed <ref> for source {raw_id!r}")
+        quote = answer[tag.end():quote_end]
+        claim_start = citations[-1].span[1] - offset if citations else 0
+        citations.append(Citation(
+            source_id=source_id, raw_id=raw_id, quote=quote,
+            span=(tag.start() + offset, tag_end + offset),
+            quote_span=(tag.end() + offset, quote_end + offset),
+            claim=_claim(answer, claim_start, tag.start()), closed=close is not None,
+        ))
+    return citations
+
+
+def _ref_id(tag: str, errors: list[str]) -> tuple[str, int | None]:
+    match = _REF_NAME.search(tag)
+    raw_id = match.group(1) if match else ""
+    if not raw_id.isdigit() or not raw_id.isascii():
+        errors.append(f"ref id {raw_id!r} is not a number")
+        return raw_id, None
+    if len(raw_id.lstrip("0")) > _MAX_SOURCE_ID_DIGITS:
+        errors.append(f"ref id {raw_id[:20]!r} is out of range")
+        return raw_id, None
+    return raw_id, int(raw_id)
+
+
+def _claim(answer: str, start: int, ref_start: int) -> str:
+    """The text before a ref back to the previous sentence end or ref, refs removed."""
+    window = strip_refs(answer[start:ref_start])
+    if not window.strip():
+        return _previous_claim(answer, start)
+    ends = list(_SENTENCE_END.finditer(window.rstrip()))
+    if ends:
+        window = window[ends[-1].end():]
+    return window.strip()
+
+
+def _previous_claim(answer: str, ref_start: int) -> str:
+    """For back-to-back refs: the claim of the ref group just before."""
+    head = strip_refs(answer[:ref_start]).rstrip()
+    ends = list(_SENTENCE_END.finditer(head))
+    return (head[ends[-1].end():] if ends else head).strip()
+
+
+def strip_refs(text: str, keep_quotes: bool = False) -> str:
+    """Remove ``<ref>`` tags from text, dropping the quotes unless ``keep_quotes``.
+
+    Unclosed refs lose everything up to the next ref (their quote is not the writer's prose).
+
+    >>> strip_refs('Paris<ref name="1">capital of France</ref> is big.')
+    'Paris is big.'
+    >>> strip_refs('Paris<ref name="1">capital</ref>.', keep_quotes=True)
+    'Paris capital.'
+    """
+    if "<" not in text:
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for citation in parse_citations(text):
+        pieces.append(text[cursor:citation.span[0]])
+        if keep_quotes:
+            pieces.append(" " + citation.quote)
+        cursor = citation.span[1]
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def clean_answer(parsed: ParsedCompletion | str) -> str:
+    """Render an answer in the upstream library's "processed" shape.
+
+    Each ref becomes ``[n]`` (a running count) and a ``**Citations**`` list follows.
+
+    >>> print(clean_answer('English<|language_end|><|query_report_start|>Trivial<|query_report_end|>'
+    ...     '<|answer_start|>Paris is "the capital"<ref name="<|source_id|>1">the capital of France</ref>.'
+    ...     '<|answer_end|>'))
+    Paris is "the capital" [1].
+    <BLANKLINE>
+    **Citations**
+    [1] "the capital of France" [Source 1]
+    """
+    if isinstance(parsed, str):
+        parsed = parse_completion(parsed)
+    answer = parsed.section("answer")
+    if answer is None:
+        return ""
+    pieces: list[str] = []
+    lines: list[str] = []
+    cursor = answer.start
+    text = parsed.text
+    for number, citation in enumerate(parsed.citations, start=1):
+        pieces.append(text[cursor:citation.span[0]].rstrip() + f" [{number}]")
+        lines.append(f'[{number}] "{citation.quote.strip()}" [Source {citation.raw_id}]')
+        cursor = citation.span[1]
+    pieces.append(text[cursor:answer.end])
+    body = "".join(pieces).strip()
+    if not lines:
+        return body
+    return body + "\n\n**Citations**\n" + "\n".join(lines)
+
+
+def render_completion(*, language: str, query_analysis: str, query_report: str, answer: str,
+                      source_analysis: str | None = None, source_report: str | None = None,
+                      draft: str | None = None, eos: bool = True) -> str:
+    """Write a well-formed completion (the text generated after the prompt).
+
+    Sections given as ``None`` are left out (the Trivial path leaves out source analysis,
+    source report and draft).
+
+    >>> render_completion(language="English", query_analysis="Simple.", query_report="Trivial",
+    ...                   answer="Yes.", eos=False)
+    'English<|language_end|>\\n<|query_analysis_start|>Simple.<|query_analysis_end|>\\n<|query_report_start|>Trivial<|query_report_end|>\\n<|answer_start|>Yes.<|answer_end|>'
+    """
+    values = {"query_analysis": query_analysis, "query_report": query_report,
+              "source_analysis": source_analysis, "source_report": source_report,
+              "draft": draft, "answer": answer}
+    parts = [f"{language}<|language_end|>"]
+    parts += [f"<|{name}_start|>{values[name]}<|{name}_end|>"
+              for name in SECTIONS if values[name] is not None]
+    return "\n".join(parts) + (EOS_TOKEN if eos else "")
+
+
+def format_ref(source_id: int | str, quote: str) -> str:
+    """Write one citation tag as the Pleias models do.
+
+    >>> format_ref(3, "a literal quote")
+    '<ref name="<|source_id|>3">a literal quote</ref>'
+    """
+    return f'<ref name="<|source_id|>{source_id}">{quote}</ref>'
+
+
+def special_tokens_in(text: str) -> Iterable[str]:
+    """Yield the Pleias special-token strings found in ``text``, in order.
+
+    >>> list(special_tokens_in("a<|draft_start|>b<|unknown|>"))
+    ['<|draft_start|>']
+    """
+    known = set(SPECIAL_TOKENS)
+    for match in _TOKEN.finditer(text):
+        if match.group(0) in known:
+            yield match.group(0)

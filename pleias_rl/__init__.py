@@ -1,0 +1,1 @@
+"""The ``pleias-rl`` command: a thin dispatcher to the subcommand each package owns."""

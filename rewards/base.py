@@ -1,0 +1,155 @@
+"""The TRL-compatible reward base: one class, every reward a subclass with ``score_row``.
+
+A reward is a picklable callable object with a ``__name__`` (TRL logs it under that name).
+It is called the GRPOTrainer way: ``reward(completions=[...], prompts=[...], completion_ids=[...],
+<dataset columns as lists>, log_extra=..., log_metric=..., trainer_state=...)`` and returns one
+``float`` in [0, 1] or ``None`` (does not apply) per completion. It never raises on model output:
+an unexpected internal error scores 0.0 and is reported in the diagnostics and logged once.
+
+The decode trap: TRL decodes completions with ``skip_special_tokens=True``, which erases the
+Pleias structure tokens. Give the reward the tokenizer (``tokenizer=``) and it re-decodes
+``completion_ids`` with ``skip_special_tokens=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Sequence
+
+from data.format import ParsedCompletion, parse_completion
+from data.schema import completion_text
+
+logger = logging.getLogger(__name__)
+
+Score = float | None
+"""One reward value: a float in [0, 1], or ``None`` where the reward does not apply."""
+
+
+@lru_cache(maxsize=4096)
+def parse_cached(text: str) -> ParsedCompletion:
+    """:func:`data.format.parse_completion` memoised: several rewards parse one completion.
+
+    Treat the result as read-only.
+
+    >>> parse_cached("English<|language_end|>") is parse_cached("English<|language_end|>")
+    True
+    """
+    return parse_completion(text)
+
+
+def clamp(value: object) -> float:
+    """Clamp a score into [0, 1]; NaN, infinities and non-numbers become 0.0.
+
+    >>> clamp(1.7), clamp(float("nan")), clamp(-2), clamp(0.25)
+    (1.0, 0.0, 0.0, 0.25)
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return 0.0
+    return min(1.0, max(0.0, float(value)))
+
+
+class Reward:
+    """Base class of every reward. Subclasses set ``name`` and implement :meth:`score_row`.
+
+    ``tokenizer`` (optional) re-decodes ``completion_ids`` keeping special tokens.
+
+    >>> class Length(Reward):
+    ...     name = "length"
+    ...     def score_row(self, text, row):
+    ...         return min(1.0, len(text) / 10), {"chars": len(text)}
+    >>> Length()(completions=["12345", [{"role": "assistant", "content": "x" * 50}]])
+    [0.5, 1.0]
+    """
+
+    name = "reward"
+
+    def __init__(self, tokenizer: Any = None, **options: Any) -> None:
+        self.tokenizer = tokenizer
+        self.options = options
+        self._warned = False
+
+    @property
+    def __name__(self) -> str:  # TRL names the logged column after the function
+        return self.name
+
+    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+        """Score one completion text against its row; return ``(score, diagnostics)``.
+
+        ``diagnostics`` may hold ``"metrics"``: a dict of float sub-scores that the trainer
+        logs as ``<name>/<metric>`` means.
+        """
+        raise NotImplementedError
+
+    def explain(self, completion: object, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+        """Score one completion (any accepted shape) safely; never raises on model output.
+
+        >>> class Broken(Reward):
+        ...     name = "broken"
+        ...     def score_row(self, text, row):
+        ...         raise KeyError("bug")
+        >>> Broken().explain("x", {})
+        (0.0, {'internal_error': "KeyError('bug')"})
+        """
+        text = completion_text(completion)
+        try:
+            score, diagnostics = self.score_row(text, row)
+        except Exception as error:  # a reward must never kill a training run
+            if not self._warned:
+                logger.exception("reward %s failed on a completion; scoring it 0.0", self.name)
+                self._warned = True
+            return 0.0, {"internal_error": repr(error)}
+        return (None if score is None else clamp(score)), diagnostics
+
+    def __call__(self, completions: Sequence[object] | None = None, *,
+                 completion_ids: Sequence[Sequence[int]] | None = None,
+                 log_metric: Callable[[str, float], None] | None = None,
+                 **columns: Any) -> list[Score]:
+        """Score a batch the GRPOTrainer way; see the module docstring."""
+        completions = list(completions or [])
+        texts = self.decode(completions, completion_ids)
+        rows = rows_from_columns(columns, len(texts))
+        results = [self.explain(text, row) for text, row in zip(texts, rows)]
+        if log_metric is not None:
+            for key, value in mean_metrics(diag for _, diag in results).items():
+                log_metric(f"{self.name}/{key}", value)
+        return [score for score, _ in results]
+
+    def decode(self, completions: Sequence[object],
+               completion_ids: Sequence[Sequence[int]] | None) -> list[object]:
+        """Texts to score: re-decoded from ids (special tokens kept) when a tokenizer is set.
+
+        >>> Reward().decode(["a", "b"], None)
+        ['a', 'b']
+        """
+        if self.tokenizer is None or completion_ids is None or len(completion_ids) != len(completions):
+            return list(completions)
+        return [self.tokenizer.decode(list(ids), skip_special_tokens=False) for ids in completion_ids]
+
+
+def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
+    """Turn TRL's column lists into one dict per completion; non-column kwargs are dropped.
+
+    >>> rows_from_columns({"query": ["a", "b"], "trainer_state": object()}, 2)
+    [{'query': 'a'}, {'query': 'b'}]
+    """
+    usable = {key: value for key, value in columns.items()
+              if isinstance(value, (list, tuple)) and len(value) == count}
+    return [{key: value[index] for key, value in usable.items()} for index in range(count)]
+
+
+def mean_metrics(diagnostics: Any) -> dict[str, float]:
+    """Average the ``"metrics"`` sub-scores over a batch of diagnostics.
+
+    >>> mean_metrics([{"metrics": {"a": 1.0}}, {"metrics": {"a": 0.0, "b": 0.5}}, {}])
+    {'a': 0.5, 'b': 0.5}
+    """
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for diagnostic in diagnostics:
+        for key, value in (diagnostic or {}).get("metrics", {}).items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                sums[key] = sums.get(key, 0.0) + float(value)
+                counts[key] = counts.get(key, 0) + 1
+    return {key: sums[key] / counts[key] for key in sums}
