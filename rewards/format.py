@@ -1,0 +1,181 @@
+"""``format``: adherence to the Pleias section structure (docs/pleias-format.md).
+
+Scoring is multiplicative: a fully well-formed output scores 1.0 and every violation found
+multiplies the score by a factor below 1 (:data:`VIOLATION_FACTORS`), so each violation scores
+strictly lower than its clean twin and more violations score lower still. An output whose answer
+is missing, empty or truncated is capped at :data:`NO_ANSWER_CAP` (0.3).
+
+Violations come from :func:`data.format.parse_completion` errors (classified by kind) plus a
+cheap degenerate-repetition check per section (:func:`repetition_problem`).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any, Mapping
+
+from data.format import ParsedCompletion, strip_refs
+from rewards.base import Reward, Score, parse_cached
+
+NO_ANSWER_CAP = 0.3
+"""The highest format score of an output without a closed, non-empty answer."""
+
+VIOLATION_FACTORS: dict[str, float] = {
+    "no_answer": NO_ANSWER_CAP,
+    "truncated": NO_ANSWER_CAP,
+    "empty_answer": NO_ANSWER_CAP,
+    "repetition": 0.4,
+    "text_after_answer": 0.6,
+    "out_of_order": 0.7,
+    "duplicate_section": 0.7,
+    "missing_section": 0.75,
+    "missing_language": 0.8,
+    "bad_language": 0.85,
+    "unmatched_token": 0.8,
+    "empty_section": 0.8,
+    "invalid_label": 0.8,
+    "ref_outside_answer": 0.8,
+    "malformed_ref": 0.8,
+    "stray_text": 0.85,
+    "unexpected_token": 0.85,
+    "other": 0.8,
+}
+"""Score factor per violation kind (each occurrence multiplies the score once)."""
+
+_ERROR_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), kind) for pattern, kind in (
+        (r"^missing section answer$", "no_answer"),
+        (r"^section answer is not closed", "truncated"),
+        (r"^section answer is empty$", "empty_answer"),
+        (r"^missing <\|language_end\|>", "missing_language"),
+        (r"^(empty language line|language line is not)", "bad_language"),
+        (r"^missing section ", "missing_section"),
+        (r"^sections out of order", "out_of_order"),
+        (r"appears more than once$", "duplicate_section"),
+        (r"(opens before|without a matching start|is not closed)", "unmatched_token"),
+        (r"^section \w+ is empty$", "empty_section"),
+        (r"^invalid \w+ label", "invalid_label"),
+        (r"^<ref> outside the answer", "ref_outside_answer"),
+        (r"^(unclosed <ref>|ref id )", "malformed_ref"),
+        (r"^text after the answer", "text_after_answer"),
+        (r"^text outside any section", "stray_text"),
+        (r"^unexpected token", "unexpected_token"),
+    ))
+
+_NGRAM = 4
+_MIN_NGRAMS = 16
+_MAX_REPEATED_NGRAMS = 0.4
+_MIN_COMPRESS_BYTES = 300
+_MIN_COMPRESS_RATIO = 0.25
+_MAX_CHECKED_CHARS = 20_000
+
+
+def violation_kind(error: str) -> str:
+    """Classify one parser error message into a violation kind of :data:`VIOLATION_FACTORS`.
+
+    >>> violation_kind("section answer is not closed (truncated output?)")
+    'truncated'
+    >>> violation_kind("missing section draft"), violation_kind("something new")
+    ('missing_section', 'other')
+    """
+    return next((kind for pattern, kind in _ERROR_KINDS if pattern.search(error)), "other")
+
+
+def repetition_problem(text: str) -> str | None:
+    """Describe a degenerate repetition loop in ``text``, or return ``None``.
+
+    Two cheap signals, both linear: the share of repeated word 4-grams (natural prose in the
+    HotpotQA sources stays under 0.09; a loop is far above 0.4) and the zlib compression ratio
+    (natural text >= 0.43 at level 1; a character loop without spaces compresses far below 0.25).
+
+    >>> repetition_problem("The answer is Paris and it is big. " * 8)
+    'repeated word 4-grams: 0.87'
+    >>> repetition_problem("ab" * 400)
+    'compresses to 0.03 of its size'
+    >>> repetition_problem("Helsby is a village in Cheshire, England.") is None
+    True
+    """
+    text = text[:_MAX_CHECKED_CHARS]
+    words = text.lower().split()
+    ngrams = [tuple(words[i:i + _NGRAM]) for i in range(len(words) - _NGRAM + 1)]
+    if len(ngrams) >= _MIN_NGRAMS:
+        repeated = 1 - len(set(ngrams)) / len(ngrams)
+        if repeated > _MAX_REPEATED_NGRAMS:
+            return f"repeated word 4-grams: {repeated:.2f}"
+    raw = text.encode("utf-8", errors="replace")
+    if len(raw) >= _MIN_COMPRESS_BYTES:
+        ratio = len(zlib.compress(raw, 1)) / len(raw)
+        if ratio < _MIN_COMPRESS_RATIO:
+            return f"compresses to {ratio:.2f} of its size"
+    return None
+
+
+def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
+    """Every format violation of a parsed completion as ``{"kind", "detail"}``, in order found.
+
+    >>> from data.format import parse_completion
+    >>> format_violations(parse_completion("English<|language_end|><|answer_start|>Hi"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'kind': 'truncated', 'detail': 'section answer is not closed (truncated output?)'},
+     {'kind': 'missing_section', 'detail': 'missing section query_analysis'},
+     {'kind': 'missing_section', 'detail': 'missing section query_report'},
+     {'kind': 'missing_section', 'detail': 'missing section source_analysis'},
+     {'kind': 'missing_section', 'detail': 'missing section source_report'},
+     {'kind': 'missing_section', 'detail': 'missing section draft'}]
+    """
+    violations = [{"kind": violation_kind(error), "detail": error} for error in parsed.errors]
+    for section in parsed.sections:
+        content = strip_refs(section.content) if section.name == "answer" else section.content
+        problem = repetition_problem(content)
+        if problem is not None:
+            violations.append({"kind": "repetition", "detail": f"{section.name}: {problem}"})
+    return violations
+
+
+def format_score(violations: list[dict[str, str]]) -> float:
+    """The format score of a list of violations: the product of their factors.
+
+    >>> format_score([]), format_score([{"kind": "stray_text", "detail": ""}])
+    (1.0, 0.85)
+    >>> format_score([{"kind": "truncated", "detail": ""}, {"kind": "stray_text", "detail": ""}])
+    0.255
+    """
+    score = 1.0
+    for violation in violations:
+        score *= VIOLATION_FACTORS.get(violation["kind"], VIOLATION_FACTORS["other"])
+    return round(score, 6)
+
+
+class FormatReward(Reward):
+    """Score adherence to the Pleias output structure: 1.0 only for a fully well-formed output.
+
+    Checked: the language line; sections in order, each opened and closed once and non-empty;
+    valid query/source report labels; the Trivial (or refusal) path may skip source analysis,
+    source report and draft, the full path may not; refs only inside the answer and well formed;
+    nothing but EOS after ``<|answer_end|>``; no degenerate repetition. Missing, empty or
+    truncated answers score at most 0.3. Diagnostics list each violation.
+
+    >>> from data.format import render_completion
+    >>> clean = render_completion(language="English", query_analysis="Easy.", query_report="Trivial",
+    ...                           answer='Helsby<ref name="<|source_id|>1">in Helsby</ref>.')
+    >>> format_reward(completions=[clean, clean + " and more", clean[:-40]])
+    [1.0, 0.51, 0.24]
+    """
+
+    name = "format"
+
+    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+        """Score one completion; the row is not needed (structure only)."""
+        parsed = parse_cached(text)
+        violations = format_violations(parsed)
+        score = format_score(violations)
+        return score, {
+            "violations": violations,
+            "path": "trivial" if parsed.is_trivial else "full",
+            "metrics": {"clean": float(not violations), "truncated": float(parsed.truncated)},
+        }
+
+
+format_reward = FormatReward()
+"""The default :class:`FormatReward` instance (TRL reward function ``format``)."""
