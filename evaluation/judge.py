@@ -1,0 +1,211 @@
+"""LLM-as-a-match judge: grades a model answer against the gold answer, as the model report does.
+
+Four grades: ``yes`` / ``rather yes`` / ``rather no`` / ``no``. Which grades count as correct
+depends on the dataset (``meta.dataset``): only ``yes`` for HotpotQA and 2WikiMultiHopQA,
+``yes`` or ``rather yes`` for MuSiQue (:data:`ACCEPTED_GRADES`).
+
+Every reply is cached on disk (:class:`JudgeCache`), keyed by question, gold, answer and judge
+model, so re-running an evaluation costs no request. A reply that is not one of the grades is a
+recorded judge failure (grade ``None``), cached like any reply; a transport error is not cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+GRADES: tuple[str, ...] = ("yes", "rather yes", "rather no", "no")
+"""The report's four grades, best first."""
+
+ACCEPTED_GRADES: dict[str, frozenset[str]] = {
+    "musique": frozenset({"yes", "rather yes"}),
+}
+"""Grades that count as correct per dataset; any other dataset accepts :data:`DEFAULT_ACCEPTED`."""
+
+DEFAULT_ACCEPTED: frozenset[str] = frozenset({"yes"})
+"""Grades counted as correct for HotpotQA, 2Wiki and unknown datasets."""
+
+JUDGE_SYSTEM = (
+    "You grade answers to questions. You are given a question, the gold answer and a candidate "
+    "answer. Say whether the candidate answer gives the same answer as the gold answer. Reply with "
+    "exactly one of: yes, rather yes, rather no, no. Nothing else."
+)
+"""System message of the judge."""
+
+_PREFIX = re.compile(r"^(?:\W*(?:grade|answer|verdict|judgement|judgment)\s*[:\-]\s*)", re.IGNORECASE)
+_GRADE_AT_START = re.compile(r"^\W*(rather\s+yes|rather\s+no|yes|no)\b", re.IGNORECASE)
+
+Chat = Callable[[list[dict[str, str]]], str]
+"""A judge transport: takes chat messages, returns the reply text (raises on transport errors)."""
+
+
+def judge_messages(question: str, gold: Sequence[str], answer: str) -> list[dict[str, str]]:
+    """The chat messages sent to the judge for one answer.
+
+    >>> messages = judge_messages("Who?", ["Ann", "Anne"], "It was Ann.")
+    >>> [m["role"] for m in messages], "Gold answer: Ann (also accepted: Anne)" in messages[1]["content"]
+    (['system', 'user'], True)
+    """
+    gold_line = gold[0] if gold else ""
+    if len(gold) > 1:
+        gold_line += " (also accepted: " + "; ".join(gold[1:]) + ")"
+    user = (f"Question: {question}\nGold answer: {gold_line}\nCandidate answer: {answer}\n\n"
+            "Does the candidate answer match the gold answer? Reply with yes, rather yes, rather no or no.")
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def parse_grade(reply: object) -> str | None:
+    """The grade a judge reply starts with (after an optional ``Grade:`` label), or ``None``.
+
+    >>> parse_grade("Rather yes."), parse_grade("**Grade:** no"), parse_grade("YES, same person")
+    ('rather yes', 'no', 'yes')
+    >>> parse_grade("the answer is yes"), parse_grade("noting that"), parse_grade(None)
+    (None, None, None)
+    """
+    if not isinstance(reply, str):
+        return None
+    text = _PREFIX.sub("", reply.strip().replace("*", ""))
+    match = _GRADE_AT_START.match(text)
+    return " ".join(match.group(1).lower().split()) if match else None
+
+
+def is_correct(grade: str | None, dataset: str | None) -> bool | None:
+    """Whether a grade counts as correct for a dataset (``None`` when there is no grade).
+
+    >>> is_correct("rather yes", "musique"), is_correct("rather yes", "hotpotqa"), is_correct(None, "2wiki")
+    (True, False, None)
+    """
+    if grade is None:
+        return None
+    return grade in ACCEPTED_GRADES.get((dataset or "").lower(), DEFAULT_ACCEPTED)
+
+
+def cache_key(question: str, gold: Sequence[str], answer: str, model: str) -> str:
+    """The cache key of one judgement: a hash of question, gold, answer and judge model.
+
+    >>> cache_key("q", ["a"], "b", "m") == cache_key("q", ["a"], "b", "m") != cache_key("q", ["a"], "b", "m2")
+    True
+    """
+    payload = json.dumps([question, list(gold), answer, model], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class JudgeCache:
+    """Judge replies on disk, one JSON line per judgement, appended as they arrive.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "judge_cache.jsonl")
+    >>> JudgeCache(path).put("k", {"reply": "yes"})
+    >>> JudgeCache(path).get("k")
+    {'reply': 'yes'}
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._entries: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a crash: that judgement is simply asked again
+                if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+                    self._entries[entry["key"]] = entry.get("value", {})
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The cached value for ``key``, or ``None``."""
+        return self._entries.get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store a value and append it to the file at once (a crash loses nothing judged)."""
+        self._entries[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class Judge:
+    """Grades answers through ``chat`` (a critic backend), caching every reply in ``cache``.
+
+    >>> import tempfile, os
+    >>> calls = []
+    >>> def chat(messages):
+    ...     calls.append(messages)
+    ...     return "Rather yes"
+    >>> judge = Judge(chat, "toy-judge", JudgeCache(os.path.join(tempfile.mkdtemp(), "c.jsonl")))
+    >>> judge.grade("Who?", ["Ann"], "Ann.", "musique")
+    {'grade': 'rather yes', 'correct': True, 'reply': 'Rather yes', 'cached': False}
+    >>> judge.grade("Who?", ["Ann"], "Ann.", "hotpotqa")["correct"], len(calls), judge.requests
+    (False, 1, 1)
+    """
+
+    chat: Chat
+    model: str
+    cache: JudgeCache
+    requests: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+
+    def grade(self, question: str, gold: Sequence[str], answer: str,
+              dataset: str | None) -> dict[str, Any]:
+        """Grade one answer; returns ``grade``, ``correct``, ``reply`` (or ``error``), ``cached``."""
+        if not answer.strip():  # no answer at all: wrong, and no request is needed
+            return {"grade": "no", "correct": False, "reply": None, "cached": False}
+        key = cache_key(question, gold, answer, self.model)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return self._result(cached.get("reply"), dataset, cached=True)
+        self.requests += 1
+        try:
+            reply = self.chat(judge_messages(question, gold, answer))
+        except Exception as error:  # transport failure: recorded, not cached, retried next run
+            self.errors += 1
+            return {"grade": None, "correct": None, "error": f"{type(error).__name__}: {error}",
+                    "cached": False}
+        self.cache.put(key, {"reply": reply, "model": self.model})
+        return self._result(reply, dataset, cached=False)
+
+    @staticmethod
+    def _result(reply: object, dataset: str | None, cached: bool) -> dict[str, Any]:
+        grade = parse_grade(reply)
+        result: dict[str, Any] = {"grade": grade, "correct": is_correct(grade, dataset),
+                                  "reply": reply if isinstance(reply, str) else None, "cached": cached}
+        if grade is None:
+            result["error"] = "reply is not a grade"
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for ``summary.json``: model, requests sent, cache hits, transport errors.
+
+        >>> Judge(lambda m: "yes", "m", JudgeCache("/nonexistent/c.jsonl")).stats()
+        {'model': 'm', 'requests': 0, 'cache_hits': 0, 'errors': 0}
+        """
+        return {"model": self.model, "requests": self.requests, "cache_hits": self.cache_hits,
+                "errors": self.errors}
+
+
+def judge_inputs(row: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    """Question and gold answers to judge a row, or ``None`` when it has no gold to judge against.
+
+    >>> judge_inputs({"query": "Who?", "answer": "Ann"}), judge_inputs({"query": "Who?"})
+    (('Who?', ['Ann']), None)
+    """
+    from data.schema import gold_answers
+
+    gold = gold_answers(row)
+    if not gold or row.get("answerable") is False:
+        return None
+    return str(row.get("query", "")), gold
