@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 GRADES: tuple[str, ...] = ("yes", "rather yes", "rather no", "no")
 """The report's four grades, best first."""
@@ -38,10 +38,6 @@ JUDGE_SYSTEM = (
 
 _PREFIX = re.compile(r"^(?:\W*(?:grade|answer|verdict|judgement|judgment)\s*[:\-]\s*)", re.IGNORECASE)
 _GRADE_AT_START = re.compile(r"^\W*(rather\s+yes|rather\s+no|yes|no)\b", re.IGNORECASE)
-
-Chat = Callable[[list[dict[str, str]]], str]
-"""A judge transport: takes chat messages, returns the reply text (raises on transport errors)."""
-
 
 def judge_messages(question: str, gold: Sequence[str], answer: str) -> list[dict[str, str]]:
     """The chat messages sent to the judge for one answer.
@@ -135,48 +131,85 @@ class JudgeCache:
             handle.write(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
 
 
+@dataclass(frozen=True)
+class JudgeItem:
+    """One answer to grade: question, gold answers, the model's answer (refs removed), dataset."""
+
+    question: str
+    gold: tuple[str, ...]
+    answer: str
+    dataset: str | None = None
+
+
 @dataclass
 class Judge:
-    """Grades answers through ``chat`` (a critic backend), caching every reply in ``cache``.
+    """Grades answers through a critic backend (``critics.backends``), caching every reply.
+
+    Uncached items are sent together through ``backend.complete_many`` (concurrent for HTTP
+    backends); identical items are asked once.
 
     >>> import tempfile, os
-    >>> calls = []
-    >>> def chat(messages):
-    ...     calls.append(messages)
-    ...     return "Rather yes"
-    >>> judge = Judge(chat, "toy-judge", JudgeCache(os.path.join(tempfile.mkdtemp(), "c.jsonl")))
-    >>> judge.grade("Who?", ["Ann"], "Ann.", "musique")
-    {'grade': 'rather yes', 'correct': True, 'reply': 'Rather yes', 'cached': False}
-    >>> judge.grade("Who?", ["Ann"], "Ann.", "hotpotqa")["correct"], len(calls), judge.requests
-    (False, 1, 1)
+    >>> from critics.backends import LLMBackend
+    >>> class Grader(LLMBackend):
+    ...     calls = 0
+    ...     def complete(self, request, **params):
+    ...         Grader.calls += 1
+    ...         return "Rather yes"
+    >>> judge = Judge(Grader(), "toy-judge", JudgeCache(os.path.join(tempfile.mkdtemp(), "c.jsonl")))
+    >>> judge.grade_many([JudgeItem("Who?", ("Ann",), "Ann.", "musique")])
+    [{'grade': 'rather yes', 'correct': True, 'reply': 'Rather yes', 'cached': False}]
+    >>> judge.grade_many([JudgeItem("Who?", ("Ann",), "Ann.", "hotpotqa")])[0]["correct"], Grader.calls
+    (False, 1)
+    >>> judge.stats()
+    {'model': 'toy-judge', 'requests': 1, 'cache_hits': 1, 'errors': 0}
     """
 
-    chat: Chat
+    backend: Any
     model: str
     cache: JudgeCache
+    max_tokens: int = 16
     requests: int = 0
     cache_hits: int = 0
     errors: int = 0
 
-    def grade(self, question: str, gold: Sequence[str], answer: str,
-              dataset: str | None) -> dict[str, Any]:
-        """Grade one answer; returns ``grade``, ``correct``, ``reply`` (or ``error``), ``cached``."""
-        if not answer.strip():  # no answer at all: wrong, and no request is needed
-            return {"grade": "no", "correct": False, "reply": None, "cached": False}
-        key = cache_key(question, gold, answer, self.model)
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.cache_hits += 1
-            return self._result(cached.get("reply"), dataset, cached=True)
-        self.requests += 1
-        try:
-            reply = self.chat(judge_messages(question, gold, answer))
-        except Exception as error:  # transport failure: recorded, not cached, retried next run
-            self.errors += 1
-            return {"grade": None, "correct": None, "error": f"{type(error).__name__}: {error}",
-                    "cached": False}
-        self.cache.put(key, {"reply": reply, "model": self.model})
-        return self._result(reply, dataset, cached=False)
+    def check(self) -> None:
+        """Probe the backend; raises ``critics.backends.BackendUnavailable`` with a clear message."""
+        self.backend.check()
+
+    def grade_many(self, items: Sequence[JudgeItem]) -> list[dict[str, Any]]:
+        """Grade items; each result has ``grade``, ``correct``, ``reply`` (or ``error``), ``cached``."""
+        keys = [cache_key(i.question, i.gold, i.answer, self.model) for i in items]
+        missing = {key: item for key, item in zip(keys, items)
+                   if item.answer.strip() and self.cache.get(key) is None}
+        transport_errors = self._ask(missing)
+        results: list[dict[str, Any]] = []
+        for key, item in zip(keys, items):
+            if not item.answer.strip():  # no answer at all: wrong, and no request is needed
+                results.append({"grade": "no", "correct": False, "reply": None, "cached": False})
+            elif key in transport_errors:
+                results.append({"grade": None, "correct": None, "error": transport_errors[key],
+                                "cached": False})
+            else:
+                cached = key not in missing
+                self.cache_hits += cached
+                results.append(self._result(self.cache.get(key)["reply"], item.dataset, cached))
+        return results
+
+    def _ask(self, missing: Mapping[str, JudgeItem]) -> dict[str, str]:
+        """Send the uncached items; cache the replies; return transport errors by key."""
+        if not missing:
+            return {}
+        requests = [judge_messages(i.question, i.gold, i.answer) for i in missing.values()]
+        self.requests += len(requests)
+        replies = self.backend.complete_many(requests, max_tokens=self.max_tokens, temperature=0.0)
+        errors: dict[str, str] = {}
+        for key, reply in zip(missing, replies):
+            if isinstance(reply, str):
+                self.cache.put(key, {"reply": reply, "model": self.model})
+            else:  # transport failure: recorded, not cached, asked again next run
+                self.errors += 1
+                errors[key] = f"{type(reply).__name__}: {reply}"
+        return errors
 
     @staticmethod
     def _result(reply: object, dataset: str | None, cached: bool) -> dict[str, Any]:
@@ -188,24 +221,26 @@ class Judge:
         return result
 
     def stats(self) -> dict[str, Any]:
-        """Counters for ``summary.json``: model, requests sent, cache hits, transport errors.
-
-        >>> Judge(lambda m: "yes", "m", JudgeCache("/nonexistent/c.jsonl")).stats()
-        {'model': 'm', 'requests': 0, 'cache_hits': 0, 'errors': 0}
-        """
+        """Counters for ``summary.json``: model, requests sent, cache hits, transport errors."""
         return {"model": self.model, "requests": self.requests, "cache_hits": self.cache_hits,
                 "errors": self.errors}
 
 
-def judge_inputs(row: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-    """Question and gold answers to judge a row, or ``None`` when it has no gold to judge against.
+def judge_item(row: Mapping[str, Any], answer: str | None) -> JudgeItem | None:
+    """What to ask the judge about a row's answer, or ``None`` when the row has no gold answer.
 
-    >>> judge_inputs({"query": "Who?", "answer": "Ann"}), judge_inputs({"query": "Who?"})
-    (('Who?', ['Ann']), None)
+    A missing answer is judged as the empty answer (graded ``no`` without a request).
+
+    >>> judge_item({"query": "Who?", "answer": "Ann", "meta": {"dataset": "musique"}}, "Ann did.")
+    JudgeItem(question='Who?', gold=('Ann',), answer='Ann did.', dataset='musique')
+    >>> judge_item({"query": "Who?"}, "x") is None
+    True
     """
     from data.schema import gold_answers
 
     gold = gold_answers(row)
     if not gold or row.get("answerable") is False:
         return None
-    return str(row.get("query", "")), gold
+    meta = row.get("meta") if isinstance(row.get("meta"), Mapping) else {}
+    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), str) else None
+    return JudgeItem(str(row.get("query", "")), tuple(gold), answer or "", dataset)

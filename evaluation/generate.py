@@ -1,0 +1,311 @@
+"""Generate completions for a RAG dataset and keep them in an append-only, resumable file.
+
+Generators (all greedy by default, as upstream: temperature 0, max 2048 new tokens, stop at EOS,
+decoded with special tokens kept so ``<|source_id|>`` survives in citations):
+
+- :class:`TransformersGenerator`: a local or hub-cached model run in process, batched;
+- :class:`EndpointGenerator`: an OpenAI-compatible server, completions API with the raw prompt;
+- :class:`VLLMGenerator`: vLLM when installed.
+
+:class:`GenerationsFile` is ``generations.jsonl`` in the output directory: one line per row (the
+input row plus ``key``, ``completion``, ``finish_reason``, ``completion_tokens``), appended as
+soon as a batch is done, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Protocol, Sequence
+
+from data.format import EOS_TOKEN
+from data.schema import BadLine, read_jsonl, write_jsonl_line
+
+GENERATIONS_FILE = "generations.jsonl"
+"""Name of the generations file inside the output directory."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Decoding settings; the defaults are upstream's (greedy, 2048 new tokens, EOS only).
+
+    >>> GenerationSettings().greedy, GenerationSettings(temperature=0.7).greedy
+    (True, False)
+    """
+
+    max_new_tokens: int = 2048
+    temperature: float = 0.0
+    top_p: float = 0.95
+    repetition_penalty: float = 1.0
+    batch_size: int = 8
+
+    @property
+    def greedy(self) -> bool:
+        """True when decoding is greedy (temperature 0)."""
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generated completion: text, why it stopped (``stop``, ``length`` or ``None`` when
+    unknown), and its token count when known."""
+
+    completion: str
+    finish_reason: str | None
+    completion_tokens: int | None = None
+
+
+class Generator(Protocol):
+    """Anything that turns a batch of prompts into completions."""
+
+    name: str
+
+    def generate(self, prompts: Sequence[str]) -> list[Generation]:
+        """Generate one completion per prompt."""
+        ...
+
+
+def row_keys(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> list[str]:
+    """A stable, unique key per ``(line, row)``: the row ``id`` (suffixed when repeated) or the line.
+
+    >>> row_keys([(1, {"id": "a"}), (2, {}), (3, {"id": "a"})])
+    ['a', 'line2', 'a@line3']
+    """
+    seen: set[str] = set()
+    keys: list[str] = []
+    for line, row in rows:
+        key = str(row["id"]) if row.get("id") not in (None, "") else f"line{line}"
+        if key in seen:
+            key = f"{key}@line{line}"
+        seen.add(key)
+        keys.append(key)
+    return keys
+
+
+class GenerationsFile:
+    """``generations.jsonl``: append-only; rows already there are not generated again.
+
+    A last line cut by a crash (no final newline) is dropped on open, with a message.
+
+    >>> import tempfile
+    >>> out = GenerationsFile(tempfile.mkdtemp())
+    >>> out.append({"query": "q", "sources": []}, "k1", Generation("English<|language_end|>", "stop", 3))
+    >>> sorted(out.done), GenerationsFile(out.path.parent).done["k1"]["finish_reason"]
+    (['k1'], 'stop')
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.path = Path(out_dir) / GENERATIONS_FILE
+        self.done: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            self._drop_cut_tail()
+            for line, row in read_jsonl(self.path, validate=False):
+                if isinstance(row, BadLine) or not isinstance(row.get("key"), str):
+                    raise ValueError(f"{self.path}:{line}: not a generations line; "
+                                     "use a fresh --out-dir or remove the file")
+                self.done[row["key"]] = row
+
+    def _drop_cut_tail(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            print(f"{self.path}: dropping an unfinished last line (interrupted run)", file=sys.stderr)
+            self.path.write_bytes(data[:keep])
+
+    def append(self, row: Mapping[str, Any], key: str, generation: Generation) -> None:
+        """Append one generated row and remember it."""
+        record = {**row, "key": key, "completion": generation.completion,
+                  "finish_reason": generation.finish_reason,
+                  "completion_tokens": generation.completion_tokens}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            write_jsonl_line(handle, record)
+        self.done[key] = record
+
+
+def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], generator: Generator,
+                     out: GenerationsFile, batch_size: int, progress: bool = True) -> int:
+    """Generate the rows not yet in ``out``, batch by batch; return how many were generated.
+
+    >>> import tempfile
+    >>> class Echo:
+    ...     name = "echo"
+    ...     def generate(self, prompts):
+    ...         return [Generation("English<|language_end|>", "stop", 2) for _ in prompts]
+    >>> out = GenerationsFile(tempfile.mkdtemp())
+    >>> rows = [(1, {"id": "a", "prompt": "p"}), (2, {"id": "b", "prompt": "p"})]
+    >>> generate_missing(rows, Echo(), out, 8, progress=False), generate_missing(rows, Echo(), out, 8, progress=False)
+    (2, 0)
+    """
+    from tqdm.auto import tqdm
+
+    todo = [(key, row) for key, (_, row) in zip(row_keys(rows), rows) if key not in out.done]
+    bar = tqdm(total=len(todo), desc=f"generating ({generator.name})", unit="row", disable=not progress)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        generations = generator.generate([row["prompt"] for _, row in batch])
+        for (key, row), generation in zip(batch, generations):
+            out.append(row, key, generation)
+        bar.update(len(batch))
+    bar.close()
+    return len(todo)
+
+
+def _eos_ids(tokenizer: Any) -> list[int]:
+    """Token ids that end generation: the tokenizer's EOS and ``<|end_of_text|>`` when known."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    vocab = tokenizer.get_vocab()
+    if EOS_TOKEN in vocab:
+        ids.add(vocab[EOS_TOKEN])
+    return sorted(ids)
+
+
+@dataclass
+class TransformersGenerator:
+    """Generate in process with transformers: left-padded batches, greedy by default.
+
+    ``model`` is a local directory or a hub id already cached (no download is attempted when
+    ``HF_HUB_OFFLINE`` is set); ``gguf_file`` loads a GGUF checkpoint inside that directory.
+    """
+
+    model_path: str
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    gguf_file: str | None = None
+    name: str = "transformers"
+
+    def __post_init__(self) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, **extra)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_path, **extra)
+        self.model.eval()
+        self.eos_ids = _eos_ids(self.tokenizer)
+
+    def generate(self, prompts: Sequence[str]) -> list[Generation]:
+        """Generate one completion per prompt (stops at EOS or ``max_new_tokens``)."""
+        import torch
+
+        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True)
+        options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens,
+                                   "do_sample": not self.settings.greedy,
+                                   "repetition_penalty": self.settings.repetition_penalty,
+                                   "eos_token_id": self.eos_ids,
+                                   "pad_token_id": self.tokenizer.pad_token_id}
+        if not self.settings.greedy:
+            options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
+        with torch.inference_mode():
+            output = self.model.generate(**batch, **options)
+        new_tokens = output[:, batch["input_ids"].shape[1]:]
+        return [self._decode(row.tolist()) for row in new_tokens]
+
+    def _decode(self, ids: list[int]) -> Generation:
+        """Cut at the first EOS (kept in the text), decode with special tokens kept."""
+        stop = next((i for i, token in enumerate(ids) if token in self.eos_ids), None)
+        kept = ids if stop is None else ids[:stop + 1]
+        text = self.tokenizer.decode(kept, skip_special_tokens=False)
+        return Generation(text, "length" if stop is None else "stop", len(kept))
+
+
+@dataclass
+class VLLMGenerator:
+    """Generate with vLLM (only when it is installed); same settings as the other generators."""
+
+    model_path: str
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    name: str = "vllm"
+
+    def __post_init__(self) -> None:
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as error:
+            raise RuntimeError("--backend vllm needs vLLM: pip install vllm") from error
+        self.llm = LLM(model=self.model_path)
+        self.params = SamplingParams(
+            temperature=self.settings.temperature, top_p=self.settings.top_p if not self.settings.greedy else 1.0,
+            repetition_penalty=self.settings.repetition_penalty,
+            max_tokens=self.settings.max_new_tokens, skip_special_tokens=False)
+
+    def generate(self, prompts: Sequence[str]) -> list[Generation]:
+        """Generate one completion per prompt with vLLM."""
+        results = self.llm.generate(list(prompts), self.params, use_tqdm=False)
+        return [Generation(r.outputs[0].text, "length" if r.outputs[0].finish_reason == "length" else "stop",
+                           len(r.outputs[0].token_ids)) for r in results]
+
+
+@dataclass
+class EndpointGenerator:
+    """Generate through an OpenAI-compatible server: the completions API with the raw Pleias prompt.
+
+    Uses ``critics.backends.OpenAIBackend`` (``mode="text"``): concurrency, timeouts, retries.
+    The completions answer carries no finish reason here, so truncation is read from the text.
+    """
+
+    base_url: str
+    model: str | None
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    api_key: str | None = None
+    timeout: float = 600.0
+    concurrency: int = 4
+    name: str = "endpoint"
+
+    def __post_init__(self) -> None:
+        from critics.backends import OpenAIBackend
+
+        self.backend = OpenAIBackend(self.base_url, self.model, api_key=self.api_key, mode="text",
+                                     timeout=self.timeout, concurrency=self.concurrency)
+
+    def check(self) -> None:
+        """Fail fast (``BackendUnavailable``) when the server does not answer."""
+        self.backend.check()
+
+    def generate(self, prompts: Sequence[str]) -> list[Generation]:
+        """Generate one completion per prompt; a failed request raises with its reason."""
+        params: dict[str, Any] = {"max_tokens": self.settings.max_new_tokens,
+                                  "temperature": self.settings.temperature}
+        if not self.settings.greedy:
+            params["top_p"] = self.settings.top_p
+        generations: list[Generation] = []
+        for prompt, reply in zip(prompts, self.backend.complete_many(list(prompts), **params)):
+            if not isinstance(reply, str):
+                raise RuntimeError(f"generation failed for prompt {prompt[:60]!r}...: {reply}")
+            generations.append(Generation(reply, None))
+        return generations
+
+
+def load_generations(path: str | Path) -> list[tuple[int, dict[str, Any] | BadLine]]:
+    """Read a generations file: valid rows that carry a ``completion``; others are :class:`BadLine`.
+
+    >>> import tempfile, os
+    >>> f = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
+    >>> _ = f.write('{"query": "q", "sources": ["s"], "completion": "x"}\\n{"query": "q", "sources": []}\\n')
+    >>> f.close()
+    >>> [getattr(row, "problem", "ok") for _, row in load_generations(f.name)]
+    ['ok', 'field completion: missing (a generations file needs a completion per row)']
+    >>> os.unlink(f.name)
+    """
+    rows: list[tuple[int, dict[str, Any] | BadLine]] = []
+    for line, row in read_jsonl(path, validate=True):
+        if not isinstance(row, BadLine) and row.get("completion") is None:
+            row = BadLine(str(path), line, "field completion: missing (a generations file needs a "
+                          "completion per row)")
+        rows.append((line, row))
+    return rows
+
+
+def dump_json(path: str | Path, payload: Any) -> None:
+    """Write JSON readably (UTF-8, indented), replacing the file atomically.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.json"); dump_json(path, {"a": 1}); open(path).read()
+    '{\\n  "a": 1\\n}\\n'
+    """
+    target = Path(path)
+    staging = target.with_suffix(target.suffix + ".tmp")
+    staging.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    staging.replace(target)
