@@ -1,0 +1,178 @@
+"""Text normalisation for quote matching, with a map back to the original characters.
+
+Quotes and sources are compared after :func:`fold`: Unicode NFKC, curly quotes and
+apostrophes made straight, every dash made ``-``, format characters (category Cf: soft
+hyphen, zero-width characters, the WORD JOINER that :func:`data.format.neutralise` inserts)
+dropped, whitespace runs collapsed to one space, case folded. :func:`normalise` gives the same
+text plus an offset map, so a match found in normalised text is reported as a span of the
+ORIGINAL source. Sources repeat across a GRPO group, so both are cached (LRU keyed on the text).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035`\u00b4\u02bc\u02b9"
+_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d"
+
+
+def _build_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {ord(c): "'" for c in _QUOTES}
+    table.update({ord(c): '"' for c in _DOUBLE_QUOTES})
+    table.update({ord(c): "-" for c in _DASHES})
+    table.update({code: None for code in range(sys.maxunicode + 1)
+                  if unicodedata.category(chr(code)) == "Cf"})
+    return table
+
+
+_TABLE = _build_table()
+# Runs that do not map one-to-one: a character outside printable ASCII with the spaces and
+# non-ASCII characters that follow it, or several spaces. Plain ASCII maps to itself, lowered.
+_SPECIAL = re.compile(r"[^ -~][^!-~]*|  +")
+SOURCE_CACHE_SIZE = 512
+"""How many normalised texts each cache keeps (10 sources x a GRPO group fit many times)."""
+
+
+def _fold_piece(piece: str) -> str:
+    """Normalise a run that is not plain ASCII; inner whitespace runs become one space."""
+    folded = unicodedata.normalize("NFKC", piece).translate(_TABLE).casefold()
+    if not folded.strip():
+        return " " if folded else ""
+    inner = " ".join(folded.split())
+    return (" " if folded[0].isspace() else "") + inner + (" " if folded[-1].isspace() else "")
+
+
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
+def fold(text: str) -> str:
+    """Normalise text for matching (no offset map); cached.
+
+    >>> fold("  L\u2019\u00e9t\u00e9 \u2014 \u201cHOT\u201d\\n  days\u00ad ")
+    'l\\'été - "hot" days'
+    >>> fold("<\u2060|answer_start|>")
+    '<|answer_start|>'
+    """
+    if text.isascii():
+        return " ".join(text.lower().split())
+    return normalise(text).text
+
+
+@dataclass(frozen=True)
+class NormalisedText:
+    """A normalised text and, for each of its characters, the offset in the original.
+
+    ``offsets`` has one entry more than ``text``: where the last kept original character ends.
+
+    >>> n = normalise("A  \u201cquoted\u201d   word")
+    >>> n.text
+    'a "quoted" word'
+    >>> n.original_span(2, 10), n.original[3:11]
+    ((3, 11), '\u201cquoted\u201d')
+    """
+
+    original: str
+    text: str
+    offsets: Sequence[int]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a ``[start, end)`` span of :attr:`text` to a span of :attr:`original`.
+
+        >>> normalise("x\u00a0\u00a0Y").original_span(2, 3)
+        (3, 4)
+        """
+        start = min(max(start, 0), len(self.text))
+        end = min(max(end, start), len(self.text))
+        if end == start:
+            return self.offsets[start], self.offsets[start]
+        return self.offsets[start], self.offsets[end - 1] + self._width(end - 1)
+
+    def _width(self, index: int) -> int:
+        """Original characters covered by normalised character ``index`` (at least one)."""
+        here = self.offsets[index]
+        following = self.offsets[index + 1]
+        return max(1, following - here) if following > here else 1
+
+
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
+def normalise(text: str) -> NormalisedText:
+    """Normalise ``text`` like :func:`fold` and keep the offset map; cached.
+
+    >>> n = normalise("The  A5117 \u2013 a road")
+    >>> n.text, n.original_span(4, 9)
+    ('the a5117 - a road', (5, 10))
+    """
+    start = len(text) - len(text.lstrip())
+    stop = len(text.rstrip())
+    if text.isascii() and text.isprintable() and "  " not in text:
+        return NormalisedText(text, text[start:stop].lower(), range(start, stop + 1))
+    builder = _Builder(text)
+    cursor = start
+    for match in _SPECIAL.finditer(text, start, stop):
+        builder.plain(cursor, match.start())
+        builder.replace(match.start(), match.end())
+        cursor = match.end()
+    builder.plain(cursor, stop)
+    return builder.result()
+
+
+class _Builder:
+    """Accumulates normalised pieces and their original offsets, one space at a time."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pieces: list[str] = []
+        self.offsets: list[int] = []
+        self.last_space = True  # no leading space
+        self.kept_end = 0
+
+    def plain(self, start: int, end: int) -> None:
+        if end > start:
+            self.pieces.append(self.text[start:end].lower())
+            self.offsets.extend(range(start, end))
+            self.last_space, self.kept_end = self.text[end - 1] == " ", end
+
+    def replace(self, start: int, end: int) -> None:
+        piece = self.text[start:end]
+        if unicodedata.combining(piece[0]) and self.offsets and self.offsets[-1] == start - 1:
+            self._unemit_last()  # compose the mark with its base letter
+            start -= 1
+            piece = self.text[start:end]
+        folded = _fold_piece(piece)
+        if self.last_space and folded.startswith(" "):
+            folded = folded[1:]
+        if not folded:
+            return
+        self.pieces.append(folded)
+        if len(folded) == end - start:
+            self.offsets.extend(range(start, end))
+        else:
+            self.offsets.extend([start] * len(folded))
+        self.last_space, self.kept_end = folded.endswith(" "), end
+
+    def _unemit_last(self) -> None:
+        self.pieces[-1] = self.pieces[-1][:-1]
+        self.offsets.pop()
+
+    def result(self) -> NormalisedText:
+        normalised = "".join(self.pieces)
+        offsets = self.offsets
+        if normalised.endswith(" "):
+            normalised, offsets = normalised[:-1], offsets[:-1]
+        offsets.append(self.kept_end if offsets else 0)
+        return NormalisedText(self.text, normalised, array("l", offsets))
+
+
+def clear_caches() -> None:
+    """Forget every cached normalised text (benchmarks use it to measure cold groups).
+
+    >>> clear_caches(); fold.cache_info().currsize
+    0
+    """
+    fold.cache_clear()
+    normalise.cache_clear()
