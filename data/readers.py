@@ -260,24 +260,21 @@ def rag_row(record: Mapping[str, Any]) -> dict[str, Any]:
     answerable = valid.get("answerable", True) is not False
     row = _row(record_id, valid["query"], sources, meta, answer=answers[0] if answers else None,
                aliases=answers[1:], supporting_ids=list(valid.get("supporting_ids") or []),
-               answerable=answerable, language=valid.get("language") or detect_language(valid["query"]))
+               answerable=answerable, language=valid.get("language") or query_language(valid["query"]))
     extra = {k: v for k, v in valid.items()
              if k not in row and k not in ("prompt", "completion", "answer_aliases")}
     return {**row, **extra}
 
 
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of a text (py3langid), ``"en"`` when it cannot tell.
+def query_language(query: str) -> str:
+    """ISO 639-1 code of a query (:func:`data.language.detect_language`), ``"en"`` when unsure.
 
-    >>> detect_language("Quelle est la capitale de la France ?")
+    >>> query_language("Quelle est la capitale de la France ?")
     'fr'
     """
-    try:
-        import py3langid
-    except ImportError:  # optional: the toolkit depends on it, a bare install may not
-        return "en"
-    code, _ = py3langid.classify(text)
-    return code or "en"
+    from data.language import detect_language
+
+    return detect_language(query)[0] or "en"
 
 
 def read_hotpotqa(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
