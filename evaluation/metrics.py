@@ -20,16 +20,19 @@ ACCURACY_KEYS: tuple[str, ...] = ("judge_accuracy", "answer_contains", "answer_f
 
 
 def row_group_keys(row: Mapping[str, Any]) -> dict[str, str]:
-    """The grouping keys of a row: language, dataset (``meta.dataset``) and type (``meta.type``).
+    """The grouping keys of a row: language (the row's, else detected from the query), dataset
+    (``meta.dataset``) and question type (``meta.type``).
 
     >>> row_group_keys({"language": "fr", "meta": {"dataset": "hotpotqa", "type": "bridge"}})
     {'language': 'fr', 'dataset': 'hotpotqa', 'type': 'bridge'}
-    >>> row_group_keys({})
-    {'language': 'unknown', 'dataset': 'unknown', 'type': 'unknown'}
+    >>> row_group_keys({"query": "Quelle est la capitale de la France ?"})
+    {'language': 'fr', 'dataset': 'unknown', 'type': 'unknown'}
     """
+    from rewards.language import expected_language
+
     meta = row.get("meta") if isinstance(row.get("meta"), Mapping) else {}
     return {
-        "language": _label(row.get("language")),
+        "language": _label(expected_language(row)[0]),
         "dataset": _label(meta.get("dataset")),
         "type": _label(meta.get("type")),
     }
@@ -119,6 +122,7 @@ def summarise_group(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "answer": _summarise_answer(records),
         "judge": _summarise_judge(records),
         "rag_eval": _summarise_nested(records, "rag_eval"),
+        "refusal": _summarise_refusal(records),
     }
     group["truncation_rate"], _ = _rate(r.get("truncated") for r in records)
     group["mean_completion_chars"], _ = _mean(r.get("completion_chars") for r in records)
@@ -133,6 +137,21 @@ def _summarise_answer(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for key in ("em", "contains", "f1"):
         out[key], _ = _mean(a.get(key) for a in scored)
     return out
+
+
+def _summarise_refusal(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Refusal accuracy (refuses exactly when ``answerable`` is false) and the refusal rate.
+
+    >>> _summarise_refusal([{"answerable": False, "refused": True}, {"answerable": True, "refused": True},
+    ...                     {"answerable": None, "refused": False}])
+    {'n': 2, 'accuracy': 0.5, 'refusal_rate': 0.6666666666666666, 'false_refusals': 1, 'missed_refusals': 0}
+    """
+    known = [r for r in records if isinstance(r.get("answerable"), bool)]
+    accuracy, _ = _rate(r.get("refused") == (not r["answerable"]) for r in known)
+    rate, _ = _rate(r.get("refused") for r in records)
+    return {"n": len(known), "accuracy": accuracy, "refusal_rate": rate,
+            "false_refusals": sum(1 for r in known if r["answerable"] and r.get("refused")),
+            "missed_refusals": sum(1 for r in known if not r["answerable"] and not r.get("refused"))}
 
 
 def _summarise_nested(records: Sequence[Mapping[str, Any]], field: str) -> dict[str, Any]:

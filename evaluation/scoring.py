@@ -1,0 +1,157 @@
+"""Score generated rows: every registered reward, answer EM/F1, RAG-Eval, judge, length.
+
+:func:`row_record` turns one row (with its ``completion``) into the per-row record that
+:mod:`evaluation.metrics` aggregates and ``scores.jsonl`` keeps; :func:`score_rows` does a whole
+run, sending the judge its questions in batches.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from typing import Any, Mapping, Sequence
+
+from data.format import parse_completion
+from data.schema import gold_answers, row_completion
+from evaluation.judge import Judge, judge_item
+from evaluation.metrics import answer_text, has_gold, length_record, row_group_keys
+
+JUDGE_BATCH = 32
+"""Rows graded per judge batch (one progress step; requests inside a batch run concurrently)."""
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def normalise_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, punctuation and English articles removed, spaces collapsed.
+
+    >>> normalise_answer("The  Eiffel Tower!")
+    'eiffel tower'
+    """
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
+
+
+def _token_f1(prediction: str, gold: str) -> float:
+    predicted, expected = prediction.split(), gold.split()
+    common = sum((Counter(predicted) & Counter(expected)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def answer_scores(answer: str | None, gold: Sequence[str]) -> dict[str, float] | None:
+    """Normalised exact match, containment (gold inside the answer) and token F1, best over aliases.
+
+    A missing answer scores 0; no gold gives ``None``.
+
+    >>> answer_scores("It is the Eiffel Tower.", ["Eiffel Tower"])
+    {'em': 0.0, 'contains': 1.0, 'f1': 0.8}
+    >>> answer_scores(None, ["x"]), answer_scores("x", [])
+    ({'em': 0.0, 'contains': 0.0, 'f1': 0.0}, None)
+    """
+    if not gold:
+        return None
+    predicted = normalise_answer(answer or "")
+    best = {"em": 0.0, "contains": 0.0, "f1": 0.0}
+    for alias in map(normalise_answer, gold):
+        if not alias:
+            continue
+        best["em"] = max(best["em"], float(predicted == alias))
+        best["contains"] = max(best["contains"], float(bool(predicted) and
+                                                       f" {alias} " in f" {predicted} "))
+        best["f1"] = max(best["f1"], _token_f1(predicted, alias))
+    return best
+
+
+def load_rewards(names: Sequence[str] | None = None, tokenizer: Any = None) -> dict[str, Any]:
+    """Instantiate rewards by name (default: every registered reward), in registry order.
+
+    >>> sorted(load_rewards(["format"]))
+    ['format']
+    >>> load_rewards(["nope"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown reward 'nope'; registered: answer, citation, format, language, refusal, source_f1
+    """
+    from rewards.registry import REGISTRY, get_reward
+
+    chosen = list(REGISTRY) if names is None else list(names)
+    for name in chosen:
+        if name not in REGISTRY:
+            raise ValueError(f"unknown reward {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    return {name: get_reward(name, tokenizer=tokenizer) for name in chosen}
+
+
+def rag_eval_measures(diagnostics: Mapping[str, Any]) -> dict[str, float] | None:
+    """The numeric RAG-Eval measures from the citation reward's diagnostics, if any.
+
+    >>> rag_eval_measures({"rag_eval": {"id_valid": 1.0, "mean": 0.75, "per_citation": []}})
+    {'id_valid': 1.0, 'mean': 0.75}
+    >>> rag_eval_measures({}) is None
+    True
+    """
+    measures = diagnostics.get("rag_eval")
+    if not isinstance(measures, Mapping):
+        return None
+    return {key: float(value) for key, value in measures.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+
+def row_record(key: str, row: Mapping[str, Any], rewards: Mapping[str, Any]) -> dict[str, Any]:
+    """The evaluation record of one row (everything but the judge grade).
+
+    >>> row = {"query": "Who?", "sources": ["Ann did it."], "answer": "Ann", "language": "en",
+    ...        "completion": "English<|language_end|><|query_report_start|>Trivial<|query_report_end|>"
+    ...                      "<|answer_start|>Ann.<|answer_end|>"}
+    >>> record = row_record("k", row, load_rewards(["format"]))
+    >>> record["answer"], record["rewards"]["format"], record["truncated"], record["refused"]
+    ({'em': 1.0, 'contains': 1.0, 'f1': 1.0}, 1.0, False, False)
+    """
+    completion = row_completion(row)
+    scores: dict[str, float | None] = {}
+    rag_eval = None
+    for name, reward in rewards.items():
+        scores[name], diagnostics = reward.explain(completion, row)
+        rag_eval = rag_eval or rag_eval_measures(diagnostics)
+    answer = answer_text(completion)
+    answerable = row.get("answerable")
+    return {
+        "key": key, "id": row.get("id"), **row_group_keys(row),
+        "has_gold": has_gold(row),
+        "rewards": scores,
+        "answer": answer_scores(answer, gold_answers(row)) if answerable is not False else None,
+        "answer_text": answer,
+        "rag_eval": rag_eval,
+        "answerable": answerable if isinstance(answerable, bool) else None,
+        "refused": parse_completion(completion).is_refusal,
+        **length_record(row),
+    }
+
+
+def score_rows(keyed_rows: Sequence[tuple[str, Mapping[str, Any]]], rewards: Mapping[str, Any],
+               judge: Judge | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Score every row; with a judge, grade every row that has a gold answer.
+
+    >>> rows = [("a", {"query": "Who?", "sources": ["s"], "completion": "English<|language_end|>"})]
+    >>> [r["key"] for r in score_rows(rows, load_rewards(["format"]), progress=False)]
+    ['a']
+    """
+    from tqdm.auto import tqdm
+
+    records = [row_record(key, row, rewards)
+               for key, row in tqdm(keyed_rows, desc="scoring", unit="row", disable=not progress)]
+    if judge is None:
+        return records
+    pending = [(record, item) for record, (_, row) in zip(records, keyed_rows)
+               if (item := judge_item(row, record["answer_text"])) is not None]
+    bar = tqdm(total=len(pending), desc=f"judging ({judge.model})", unit="row", disable=not progress)
+    for start in range(0, len(pending), JUDGE_BATCH):
+        batch = pending[start:start + JUDGE_BATCH]
+        for (record, _), result in zip(batch, judge.grade_many([item for _, item in batch])):
+            record["judge"] = result
+        bar.update(len(batch))
+    bar.close()
+    return records
