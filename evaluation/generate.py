@@ -14,7 +14,6 @@ soon as a batch is done, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,16 +295,3 @@ def load_generations(path: str | Path) -> list[tuple[int, dict[str, Any] | BadLi
                           "completion per row)")
         rows.append((line, row))
     return rows
-
-
-def dump_json(path: str | Path, payload: Any) -> None:
-    """Write JSON readably (UTF-8, indented), replacing the file atomically.
-
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.json"); dump_json(path, {"a": 1}); open(path).read()
-    '{\\n  "a": 1\\n}\\n'
-    """
-    target = Path(path)
-    staging = target.with_suffix(target.suffix + ".tmp")
-    staging.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    staging.replace(target)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from data.format import parse_completion, strip_refs
+from data.format import parse_completion
 from data.schema import gold_answers, row_completion
 
 ACCURACY_KEYS: tuple[str, ...] = ("judge_accuracy", "answer_contains", "answer_f1")
@@ -40,16 +40,6 @@ def row_group_keys(row: Mapping[str, Any]) -> dict[str, str]:
 
 def _label(value: object) -> str:
     return value.strip().lower() if isinstance(value, str) and value.strip() else "unknown"
-
-
-def answer_text(completion: str) -> str | None:
-    """The answer of a completion with its refs removed, or ``None`` without an answer section.
-
-    >>> answer_text('English<|language_end|><|answer_start|>Helsby<ref name="1">in Helsby</ref>.<|answer_end|>')
-    'Helsby.'
-    """
-    answer = parse_completion(completion).answer
-    return None if answer is None else " ".join(strip_refs(answer).split())
 
 
 def length_record(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,62 +7,40 @@ run, sending the judge its questions in batches.
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from data.format import parse_completion
 from data.schema import gold_answers, row_completion
 from evaluation.judge import Judge, judge_item
-from evaluation.metrics import answer_text, has_gold, length_record, row_group_keys
+from evaluation.metrics import has_gold, length_record, row_group_keys
 
 JUDGE_BATCH = 32
 """Rows graded per judge batch (one progress step; requests inside a batch run concurrently)."""
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
-
-
-def normalise_answer(text: str) -> str:
-    """SQuAD normalisation: lower case, punctuation and English articles removed, spaces collapsed.
-
-    >>> normalise_answer("The  Eiffel Tower!")
-    'eiffel tower'
-    """
-    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
-
-
-def _token_f1(prediction: str, gold: str) -> float:
-    predicted, expected = prediction.split(), gold.split()
-    common = sum((Counter(predicted) & Counter(expected)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(expected)
-    return 2 * precision * recall / (precision + recall)
-
-
 def answer_scores(answer: str | None, gold: Sequence[str]) -> dict[str, float] | None:
     """Normalised exact match, containment (gold inside the answer) and token F1, best over aliases.
 
-    A missing answer scores 0; no gold gives ``None``.
+    Normalisation is the ``answer`` reward's (:func:`rewards.gold.answer_tokens`). A missing
+    answer scores 0; no gold gives ``None``.
 
     >>> answer_scores("It is the Eiffel Tower.", ["Eiffel Tower"])
-    {'em': 0.0, 'contains': 1.0, 'f1': 0.8}
-    >>> answer_scores(None, ["x"]), answer_scores("x", [])
-    ({'em': 0.0, 'contains': 0.0, 'f1': 0.0}, None)
+    {'em': 0.0, 'contains': 1.0, 'f1': 0.6666666666666666}
+    >>> answer_scores("Eiffel tower!", ["The Eiffel Tower"])["em"], answer_scores(None, ["x"])["f1"]
+    (1.0, 0.0)
+    >>> answer_scores("x", []) is None
+    True
     """
+    from rewards.gold import answer_tokens, contains, token_f1
+
     if not gold:
         return None
-    predicted = normalise_answer(answer or "")
+    predicted = answer_tokens(answer or "")
     best = {"em": 0.0, "contains": 0.0, "f1": 0.0}
-    for alias in map(normalise_answer, gold):
+    for alias in map(answer_tokens, gold):
         if not alias:
             continue
         best["em"] = max(best["em"], float(predicted == alias))
-        best["contains"] = max(best["contains"], float(bool(predicted) and
-                                                       f" {alias} " in f" {predicted} "))
-        best["f1"] = max(best["f1"], _token_f1(predicted, alias))
+        best["contains"] = max(best["contains"], float(contains(predicted, alias)))
+        best["f1"] = max(best["f1"], token_f1(predicted, alias))
     return best
 
 
@@ -104,19 +82,24 @@ def row_record(key: str, row: Mapping[str, Any], rewards: Mapping[str, Any]) -> 
     """The evaluation record of one row (everything but the judge grade).
 
     >>> row = {"query": "Who?", "sources": ["Ann did it."], "answer": "Ann", "language": "en",
-    ...        "completion": "English<|language_end|><|query_report_start|>Trivial<|query_report_end|>"
+    ...        "completion": "English<|language_end|><|query_analysis_start|>Easy.<|query_analysis_end|>"
+    ...                      "<|query_report_start|>Trivial<|query_report_end|>"
     ...                      "<|answer_start|>Ann.<|answer_end|>"}
     >>> record = row_record("k", row, load_rewards(["format"]))
     >>> record["answer"], record["rewards"]["format"], record["truncated"], record["refused"]
     ({'em': 1.0, 'contains': 1.0, 'f1': 1.0}, 1.0, False, False)
     """
+    from rewards.base import parse_cached
+    from rewards.gold import answer_prose, is_refusal
+
     completion = row_completion(row)
+    parsed = parse_cached(completion)
     scores: dict[str, float | None] = {}
     rag_eval = None
     for name, reward in rewards.items():
         scores[name], diagnostics = reward.explain(completion, row)
         rag_eval = rag_eval or rag_eval_measures(diagnostics)
-    answer = answer_text(completion)
+    answer = answer_prose(parsed)
     answerable = row.get("answerable")
     return {
         "key": key, "id": row.get("id"), **row_group_keys(row),
@@ -126,7 +109,7 @@ def row_record(key: str, row: Mapping[str, Any], rewards: Mapping[str, Any]) -> 
         "answer_text": answer,
         "rag_eval": rag_eval,
         "answerable": answerable if isinstance(answerable, bool) else None,
-        "refused": parse_completion(completion).is_refusal,
+        "refused": is_refusal(parsed),
         **length_record(row),
     }
 
