@@ -89,7 +89,7 @@ def summarise_group(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     >>> records = [
     ...     {"rewards": {"answer": 1.0, "refusal": None}, "answer": {"em": 1.0, "contains": 1.0, "f1": 1.0},
-    ...      "judge": {"grade": "yes", "correct": True}, "rag_eval": {"mean": 0.5},
+    ...      "judge": {"grade": "yes", "correct": True}, "rag_eval": {"rag_rank": 0.5},
     ...      "truncated": False, "completion_chars": 10, "completion_tokens": 4, "has_gold": True},
     ...     {"rewards": {"answer": 0.0, "refusal": None}, "answer": None, "judge": None, "rag_eval": None,
     ...      "truncated": True, "completion_chars": 30, "completion_tokens": None, "has_gold": False}]

@@ -16,10 +16,10 @@ def headline(group: Mapping[str, Any]) -> dict[str, float | None]:
     Reward means follow as ``reward:<name>``.
 
     >>> group = {"n": 3, "judge": {"accuracy": 0.5}, "answer": {"em": 0.1, "contains": 0.6, "f1": 0.4},
-    ...          "rag_eval": {"mean": 0.9}, "refusal": {"accuracy": None}, "truncation_rate": 0.0,
+    ...          "rag_eval": {"rag_rank": 0.9}, "refusal": {"accuracy": None}, "truncation_rate": 0.0,
     ...          "mean_completion_chars": 120.0, "rewards": {"format": 1.0}}
     >>> metrics = headline(group)
-    >>> metrics["judge accuracy"], metrics["RAG-Eval mean"], metrics["reward:format"]
+    >>> metrics["judge accuracy"], metrics["RAG-Eval rag rank"], metrics["reward:format"]
     (0.5, 0.9, 1.0)
     """
     answer = group.get("answer") or {}
@@ -29,7 +29,7 @@ def headline(group: Mapping[str, Any]) -> dict[str, float | None]:
         "answer EM": answer.get("em"),
         "answer contains": answer.get("contains"),
         "answer F1": answer.get("f1"),
-        "RAG-Eval mean": (group.get("rag_eval") or {}).get("mean"),
+        "RAG-Eval rag rank": (group.get("rag_eval") or {}).get("rag_rank"),
         "refusal accuracy": (group.get("refusal") or {}).get("accuracy"),
         "truncation rate": group.get("truncation_rate"),
         "mean completion chars": group.get("mean_completion_chars"),
@@ -38,6 +38,11 @@ def headline(group: Mapping[str, Any]) -> dict[str, float | None]:
     for name, value in (group.get("rewards") or {}).items():
         values[f"reward:{name}"] = value
     return values
+
+
+GROUP_COLUMNS_LEFT_OUT: frozenset[str] = frozenset(
+    {"answer EM", "answer F1", "mean completion chars", "mean completion tokens"})
+"""Headline measures left out of the per-group tables (kept narrow); the overall table has them."""
 
 
 def fmt(value: object) -> str:
@@ -78,7 +83,8 @@ def group_table(groups: Mapping[str, Mapping[str, Any]], title: str) -> str:
     """
     measures = {key: headline(group) for key, group in groups.items()}
     columns = [label for label in next(iter(measures.values()), {})
-               if any(m.get(label) is not None for m in measures.values())]
+               if label not in GROUP_COLUMNS_LEFT_OUT
+               and any(m.get(label) is not None for m in measures.values())]
     return table([title, *columns], [[key, *(m.get(c) for c in columns)] for key, m in measures.items()])
 
 
@@ -110,7 +116,8 @@ def render_report(summary: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
     """
     overall = summary["overall"]
     parts = ["# Evaluation report", "", _run_line(summary), "",
-             "## Overall", "", table(["measure", "value"], list(headline(overall).items())), "",
+             "## Overall", "",
+             table(["measure", "value"], [(k, v) for k, v in headline(overall).items() if v is not None]), "",
              language_loss_line(summary.get("language_loss")), ""]
     parts += _judge_section(overall, summary.get("judge"))
     rag_eval = {k: v for k, v in (overall.get("rag_eval") or {}).items() if k != "n"}
@@ -134,7 +141,7 @@ def _run_line(summary: Mapping[str, Any]) -> str:
 def _judge_section(overall: Mapping[str, Any], stats: Mapping[str, Any] | None) -> list[str]:
     judge = overall.get("judge") or {}
     if not judge.get("n"):
-        return ["No LLM judge was used (`--judge-url` or `--judge-model`): accuracy is the "
+        return ["No LLM judge was used (`--judge-url` or `--judge-local`): accuracy is the "
                 "normalised answer match.", ""]
     lines = ["## LLM-as-a-match judge", ""]
     if stats:

@@ -64,18 +64,20 @@ def load_rewards(names: Sequence[str] | None = None, tokenizer: Any = None) -> d
 
 
 def rag_eval_measures(diagnostics: Mapping[str, Any]) -> dict[str, float] | None:
-    """The numeric RAG-Eval measures from the citation reward's diagnostics, if any.
+    """The numeric RAG-Eval measures from the citation reward's diagnostics (``None`` without
+    citations: the measures are per citation, so a completion without any has none).
 
-    >>> rag_eval_measures({"rag_eval": {"id_valid": 1.0, "mean": 0.75, "per_citation": []}})
-    {'id_valid': 1.0, 'mean': 0.75}
+    >>> rag_eval_measures({"rag_eval": {"id_valid": 1.0, "rag_rank": 0.75, "per_citation": []}})
+    {'id_valid': 1.0, 'rag_rank': 0.75}
     >>> rag_eval_measures({}) is None
     True
     """
     measures = diagnostics.get("rag_eval")
     if not isinstance(measures, Mapping):
         return None
-    return {key: float(value) for key, value in measures.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    numbers = {key: float(value) for key, value in measures.items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return numbers or None
 
 
 def row_record(key: str, row: Mapping[str, Any], rewards: Mapping[str, Any]) -> dict[str, Any]:
