@@ -36,7 +36,13 @@ from data.schema import BadLine, RowError, gold_answers, source_texts, validate_
 DATASETS: tuple[str, ...] = ("hotpotqa", "2wiki", "musique", "rag-jsonl")
 """Dataset names accepted by ``--format`` (``auto`` detects it from the first record)."""
 
-_SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9À-Ý])")
+_SENTENCE_BOUNDARY = re.compile(
+    r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
+    r"[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9À-Ý])")
+_WORD = re.compile(r"\S+")
+
+MAX_EVIDENCE_WORDS = 40
+"""Longest quote :func:`quotable_pieces` keeps (longer text gets a window around the answer)."""
 _CHUNK_CHARS = 1 << 20
 
 
@@ -72,6 +78,30 @@ def split_sentences(text: str) -> list[str]:
         start = match.end()
     pieces.append(text[start:])
     return [piece for piece in pieces if piece]
+
+
+def quotable_pieces(sentence: str, answer: str = "") -> list[str]:
+    """Literal pieces of a gold sentence fit to quote: its sentences (a dataset's sentence
+    may hold several), each longer than :data:`MAX_EVIDENCE_WORDS` words cut to a window of
+    that many words around ``answer`` (or its start).
+
+    >>> quotable_pieces("Ann was born in 1900. She was founded by E. W. Scripps.")
+    ['Ann was born in 1900.', 'She was founded by E. W. Scripps.']
+    >>> piece = quotable_pieces(" ".join(f"w{i}" for i in range(100)) + " Hall led it.", "Hall")[0]
+    >>> len(piece.split()), piece.endswith("Hall led it.")
+    (40, True)
+    """
+    pieces = []
+    for part in (p.strip() for p in split_sentences(sentence)):
+        words = list(_WORD.finditer(part))
+        if len(words) > MAX_EVIDENCE_WORDS:
+            at = part.lower().find(answer.lower()) if answer.strip() else -1
+            center = next((i for i, w in enumerate(words) if w.end() > at), 0) if at >= 0 else 0
+            first = max(0, min(center - MAX_EVIDENCE_WORDS // 2, len(words) - MAX_EVIDENCE_WORDS))
+            part = part[words[first].start():words[first + MAX_EVIDENCE_WORDS - 1].end()]
+        if part:
+            pieces.append(part)
+    return pieces
 
 
 def sentence_segments(text: str, keep: Iterable[str] = ()) -> list[tuple[str, bool]]:
@@ -183,7 +213,7 @@ def twowiki_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _evidence_sentence(paragraph: str, answer: str) -> str:
     """The sentence of a supporting paragraph that states a hop's answer (else the first)."""
-    sentences = [s.strip() for s in split_sentences(paragraph) if s.strip()]
+    sentences = quotable_pieces(paragraph, answer)
     needle = answer.strip().lower()
     for sentence in sentences:
         if needle and needle in sentence.lower():
