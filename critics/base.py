@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 FAILURE_KINDS: dict[str, str] = {
     "misquote": "a quote that is not a literal excerpt of its cited source (fabricated, "
@@ -141,6 +141,18 @@ class Critic:
     def critique(self, example: Mapping[str, Any], completion: str) -> Verdict:
         """Judge ``completion`` (the text generated after the prompt) for ``example``."""
         raise NotImplementedError
+
+    def critique_many(self, pairs: Sequence[tuple[Mapping[str, Any], str]]) -> list[Verdict]:
+        """Judge many ``(example, completion)`` pairs (remote critics override it to run
+        requests concurrently); never raises.
+
+        >>> class Short(Critic):
+        ...     def critique(self, example, completion):
+        ...         return Verdict.failing("short", [Issue("format", "long")] if len(completion) > 3 else [])
+        >>> [v.passed for v in Short().critique_many([({}, "ok"), ({}, "too long")])]
+        [True, False]
+        """
+        return [self.safe_critique(example, completion) for example, completion in pairs]
 
     def safe_critique(self, example: Mapping[str, Any], completion: str) -> Verdict:
         """:meth:`critique`, turning any unexpected exception into a ``critic_error`` verdict.

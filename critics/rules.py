@@ -216,8 +216,7 @@ class RuleCritic(Critic):
         answer = repaired_answer(parsed, fixes)
         if "format" in kinds or language_line is not None:
             return rebuild_completion(parsed, example, answer, language_line)
-        section = parsed.section("answer")
-        return parsed.text[:section.start] + answer + parsed.text[section.end:]
+        return with_answer(parsed, answer)
 
     def _oracle(self, example: Mapping[str, Any]) -> str | None:
         """The gold-evidence completion when allowed and the row has evidence (or is unanswerable)."""
@@ -360,6 +359,19 @@ def repaired_answer(parsed: ParsedCompletion, fixes: Mapping[int, RefFix]) -> st
         cursor = citation.span[1]
     pieces.append(parsed.text[cursor:section.end])
     return "".join(pieces).strip()
+
+
+def with_answer(parsed: ParsedCompletion, answer: str) -> str:
+    """The completion with its answer section's content replaced (rebuilt when it has none).
+
+    >>> p = parse_cached("English<|language_end|><|answer_start|>Old.<|answer_end|><|end_of_text|>")
+    >>> with_answer(p, "New.")
+    'English<|language_end|><|answer_start|>New.<|answer_end|><|end_of_text|>'
+    """
+    section = parsed.section("answer")
+    if section is None:
+        return rebuild_completion(parsed, {}, answer)
+    return parsed.text[:section.start] + answer + parsed.text[section.end:]
 
 
 def rebuild_completion(parsed: ParsedCompletion, example: Mapping[str, Any], answer: str,
