@@ -8,6 +8,7 @@ reward is measured on: every target scores citation 1.0 and format 1.0.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from data.format import format_ref, neutralise, render_completion
@@ -19,6 +20,24 @@ MIN_ELIDED_WORDS = 14
 """Sentences shorter than this are quoted whole even when eliding."""
 KEPT_WORDS = 5
 """Words kept on each side of an elision."""
+
+SENTENCE_BREAK = re.compile(r"(?<!\b[A-Z])[.!?][\"')\]]*\s+(?=[\"'(]?[A-Z0-9])")
+"""A sentence end: an end mark not after an initial ("E. W. Scripps"), space, then a capital."""
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences at :data:`SENTENCE_BREAK`.
+
+    >>> sentences("It is a road. It runs 5 km. E. W. Scripps made it. 2 lanes.")
+    ['It is a road.', 'It runs 5 km.', 'E. W. Scripps made it.', '2 lanes.']
+    """
+    pieces: list[str] = []
+    cursor = 0
+    for match in SENTENCE_BREAK.finditer(text):
+        pieces.append(text[cursor:match.end()].strip())
+        cursor = match.end()
+    pieces.append(text[cursor:].strip())
+    return [piece for piece in pieces if piece]
 
 
 def supporting_evidence(row: Mapping[str, Any]) -> list[tuple[int, str]]:

@@ -147,28 +147,30 @@ def _combine(fragments: list[Fragment], windows: list[tuple[int, int]],
     start = min(w[0] for w in windows)
     end = max(w[1] for w in windows)
     span = source.original_span(start, end)
-    mismatches = _number_mismatches(fragments, windows, source, exact)
+    mismatches = _number_mismatches(fragments, windows, source, exact, score)
     return Alignment(score, exact, in_order, span, source.original[span[0]:span[1]],
                      tuple(fragments), mismatches)
 
 
 def _number_mismatches(fragments: list[Fragment], windows: list[tuple[int, int]],
-                       source: NormalisedText, exact: bool) -> tuple[str, ...]:
+                       source: NormalisedText, exact: bool, score: float) -> tuple[str, ...]:
     """Numbers of the quote absent from the aligned window (or cut by an exact match).
 
-    For a fuzzy match the window is widened by the quote's length on each side, so a light
-    paraphrase that moves a number is not taken for a changed one.
+    The quote's numbers must occur in the window, whole and in the same order (``1945-1945``
+    is not ``1945-1949``). A fuzzy window is widened to whole words plus a slack of twice the
+    characters the alignment lost, so a reworded quote may move a number a little, never far.
     """
     if exact:
         return tuple(source.text[w[0]:w[1]] for w in windows if _cuts_number(source.text, w))
     quoted = [number for fragment in fragments for number in _NUMBER.findall(fold(fragment.text))]
     if not quoted:
         return ()
-    reach = sum(len(fold(fragment.text)) for fragment in fragments)
-    start = _word_start(source.text, max(0, min(w[0] for w in windows) - reach))
-    end = _word_end(source.text, max(w[1] for w in windows) + reach)
-    present = set(_NUMBER.findall(source.text[start:end]))
-    return tuple(_with_word(number, fragments) for number in quoted if number not in present)
+    slack = int(2 * (1 - score) * sum(len(fold(fragment.text)) for fragment in fragments))
+    start = _word_start(source.text, max(0, min(w[0] for w in windows) - slack))
+    end = _word_end(source.text, max(w[1] for w in windows) + slack)
+    available = iter(_NUMBER.findall(source.text[start:end]))
+    missing = [number for number in quoted if number not in available]  # in order
+    return tuple(_with_word(number, fragments) for number in missing)
 
 
 def _cuts_number(text: str, window: tuple[int, int]) -> bool:

@@ -1,0 +1,278 @@
+"""``citation``: are the quotes in the answer's refs really in the sources they cite?
+
+Each ``<ref>`` gets a verdict and a score in [0, 1] (:data:`VERDICTS`):
+
+- ``exact`` / ``elided`` (1.0): the quote, split at elision markers, occurs in the cited source
+  after normalisation (:mod:`rewards.text`), fragments in order.
+- ``fuzzy`` (0.7..1.0): no exact match, but a close one (similarity >= ``fuzzy_threshold``) with
+  every number intact; ``paraphrase`` (0..0.5): a looser match (>= ``paraphrase_threshold``);
+  ``fabricated`` (0): nothing close.
+- Penalised (0 unless said): ``invalid_id`` (no such source), ``unclosed`` ref, ``too_short``
+  (under ``min_quote_words`` words, or an elided fragment under ``min_fragment_words``: 0.1),
+  ``duplicate`` (same quote again: 0.25), ``source_dump`` (several sentences covering most of a
+  source, or over ``max_quote_words`` words: 0.25), ``out_of_order`` fragments,
+  ``number_changed`` (a number of the quote is not in the aligned source window),
+  ``query_quote`` (copied from the query, not the source), ``wrong_source`` (the quote is in
+  another source, listed in ``found_in``).
+
+The completion scores the MINIMUM over its refs: citing more can never raise the score, and
+one bad quote (every penalised verdict scores <= 0.5) caps the completion however many honest
+quotes surround it. No refs scores 0.0, except on a row marked ``answerable: false``, where a
+refusal without refs is right and the reward does not apply (``None``).
+
+Diagnostics: ``refs`` (one dict per ref: index, source_id, quote, verdict, score, aligned_span,
+aligned_text, found_in, rag_eval), ``metrics`` (logged by the trainer) and ``rag_eval`` (Pleias'
+four RAG-Eval measures averaged, and their mean ``rag_rank``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from rapidfuzz import fuzz
+
+from data.format import Citation
+from data.schema import source_texts
+from data.targets import SENTENCE_BREAK
+from rewards.align import Alignment, align_quote, smith_waterman, split_fragments
+from rewards.base import Reward, Score, parse_cached
+from rewards.text import fold
+
+VERDICTS: tuple[str, ...] = (
+    "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
+    "number_changed", "too_short", "source_dump", "duplicate", "invalid_id", "unclosed",
+    "out_of_order",
+)
+"""Every per-ref verdict, best first."""
+
+HONEST_VERDICTS = frozenset({"exact", "elided", "fuzzy"})
+"""Verdicts of quotes that are really in the cited source."""
+
+MAX_DIAGNOSTIC_CHARS = 2000
+"""Quotes and aligned texts longer than this are cut in the diagnostics."""
+
+
+
+@dataclass(frozen=True)
+class CitationSettings:
+    """Thresholds of the citation reward (all overridable as constructor keywords).
+
+    >>> CitationSettings().fuzzy_threshold
+    0.9
+    """
+
+    min_quote_words: int = 3
+    min_fragment_words: int = 3
+    fuzzy_threshold: float = 0.9
+    paraphrase_threshold: float = 0.6
+    query_threshold: float = 0.85
+    dump_min_sentences: int = 3
+    dump_coverage: float = 0.6
+    max_quote_words: int = 100
+    too_short_score: float = 0.1
+    duplicate_score: float = 0.25
+    source_dump_score: float = 0.25
+    fuzzy_floor: float = 0.7
+    paraphrase_ceiling: float = 0.5
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every ref of one completion is judged against."""
+
+    sources: list[str]
+    folded_sources: list[str]
+    folded_query: str
+
+
+class CitationReward(Reward):
+    """Quote-to-source accuracy of the refs in the answer (see the module docstring).
+
+    Keyword options are the fields of :class:`CitationSettings`.
+
+    >>> row = {"query": "Where does the A5117 end?",
+    ...        "sources": ["The A5117 is a road in Cheshire. It runs between Shotwick and Helsby."]}
+    >>> good = ('English<|language_end|><|query_report_start|>Trivial<|query_report_end|>'
+    ...         '<|answer_start|>Helsby<ref name="<|source_id|>1">It runs between Shotwick and '
+    ...         'Helsby.</ref><|answer_end|>')
+    >>> made_up = good.replace("It runs between Shotwick and Helsby.", "It was opened by a queen.")
+    >>> citation_reward(completions=[good, made_up], **{k: [v, v] for k, v in row.items()})
+    [1.0, 0.0]
+    >>> score, diagnostics = citation_reward.explain(good, row)
+    >>> diagnostics["refs"][0]["verdict"], diagnostics["refs"][0]["aligned_span"]
+    ('exact', [33, 69])
+    """
+
+    name = "citation"
+
+    def __init__(self, tokenizer: Any = None, **options: Any) -> None:
+        super().__init__(tokenizer, **options)
+        self.settings = CitationSettings(**options)
+
+    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+        """Judge every ref of ``text`` against ``row["sources"]``; the score is the worst ref."""
+        citations = parse_cached(text).citations
+        if not citations:
+            applies = row.get("answerable") is not False
+            return (0.0 if applies else None), {"refs": [], "metrics": {"ref_count": 0.0},
+                                               "rag_eval": {}}
+        sources = source_texts(row.get("sources"))
+        query = row.get("query")
+        context = _Context(sources, [fold(source) for source in sources],
+                           fold(query) if isinstance(query, str) else "")
+        refs: list[dict[str, Any]] = []
+        seen_quotes: set[str] = set()
+        seen_raw: set[str] = set()
+        for index, citation in enumerate(citations):
+            refs.append(self.judge(index, citation, context, seen_quotes, seen_raw))
+        score = min(ref["score"] for ref in refs)
+        return score, {"refs": refs, "metrics": _metrics(refs), "rag_eval": _rag_eval(refs)}
+
+    def judge(self, index: int, citation: Citation, context: _Context,
+              seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
+        """Verdict, score, alignment and RAG-Eval measures of one ref (updates the seen sets)."""
+        quote = citation.quote.strip()
+        folded = fold(quote)
+        source_id = citation.source_id
+        id_valid = source_id is not None and 1 <= source_id <= len(context.sources)
+        source = context.sources[source_id - 1] if id_valid else ""
+        alignment = align_quote(quote, source) if id_valid and folded else None
+        found_in = _found_in(quote, context, source_id)
+        verdict, score = self._verdict(citation, folded, id_valid, alignment, found_in,
+                                       context, seen_quotes)
+        rag_eval = {"id_valid": id_valid, "long_enough": len(quote.split()) > 2,
+                    "not_duplicated": quote not in seen_raw,
+                    "sw_score": _sw_score(quote, source, alignment) if id_valid else 0.0}
+        seen_quotes.add(folded)
+        seen_raw.add(quote)
+        span = alignment.span if alignment is not None else None
+        return {"index": index, "source_id": source_id if source_id is not None else citation.raw_id,
+                "quote": quote[:MAX_DIAGNOSTIC_CHARS], "verdict": verdict, "score": score,
+                "aligned_span": list(span) if span else None,
+                "aligned_text": alignment.text[:MAX_DIAGNOSTIC_CHARS] if alignment else "",
+                "found_in": found_in, "rag_eval": rag_eval}
+
+    def _verdict(self, citation: Citation, folded: str, id_valid: bool,
+                 alignment: Alignment | None, found_in: list[int], context: _Context,
+                 seen_quotes: set[str]) -> tuple[str, float]:
+        """The checks in order of precedence; the first that fires decides."""
+        settings = self.settings
+        if not citation.closed:
+            return "unclosed", 0.0
+        if not id_valid:
+            return "invalid_id", 0.0
+        if folded in seen_quotes:
+            return "duplicate", settings.duplicate_score
+        if alignment is None or self._too_short(citation.quote):
+            return "too_short", settings.too_short_score
+        if not alignment.in_order:
+            return "out_of_order", 0.0
+        if alignment.exact:
+            if alignment.number_mismatches:
+                return "number_changed", 0.0
+            if self._dumped(citation.quote, alignment, context.sources[citation.source_id - 1]):
+                return "source_dump", settings.source_dump_score
+            return ("elided" if alignment.elided else "exact"), 1.0
+        return self._inexact_verdict(folded, alignment, found_in, context)
+
+    def _inexact_verdict(self, folded: str, alignment: Alignment, found_in: list[int],
+                         context: _Context) -> tuple[str, float]:
+        settings = self.settings
+        similarity = alignment.score
+        if found_in and similarity < settings.fuzzy_threshold:
+            return "wrong_source", 0.0
+        if context.folded_query and similarity < 1.0:
+            from_query = fuzz.partial_ratio(folded, context.folded_query) / 100
+            if from_query >= settings.query_threshold and from_query > similarity:
+                return "query_quote", 0.0
+        if alignment.number_mismatches and similarity >= settings.paraphrase_threshold:
+            return "number_changed", 0.0
+        if similarity >= settings.fuzzy_threshold:
+            gained = (similarity - settings.fuzzy_threshold) / (1 - settings.fuzzy_threshold)
+            return "fuzzy", settings.fuzzy_floor + (1 - settings.fuzzy_floor) * gained
+        if similarity >= settings.paraphrase_threshold:
+            gained = ((similarity - settings.paraphrase_threshold)
+                      / (settings.fuzzy_threshold - settings.paraphrase_threshold))
+            return "paraphrase", settings.paraphrase_ceiling * gained
+        return "fabricated", 0.0
+
+    def _too_short(self, quote: str) -> bool:
+        """Under ``min_quote_words`` words in all, or an elided fragment too short to be evidence."""
+        fragments = split_fragments(quote)
+        words = [len(fold(fragment).split()) for fragment in fragments]
+        if sum(words) < self.settings.min_quote_words:
+            return True
+        return len(words) > 1 and min(words) < self.settings.min_fragment_words
+
+    def _dumped(self, quote: str, alignment: Alignment, source: str) -> bool:
+        """A quote of several sentences covering most of its source, or simply far too long."""
+        fragments = split_fragments(quote)
+        if sum(len(fragment.split()) for fragment in fragments) > self.settings.max_quote_words:
+            return True
+        sentences = 1 + sum(len(SENTENCE_BREAK.findall(fragment)) for fragment in fragments)
+        if alignment.span is None or sentences < self.settings.dump_min_sentences:
+            return False
+        covered = alignment.span[1] - alignment.span[0]
+        return covered >= self.settings.dump_coverage * max(1, len(source.strip()))
+
+
+def _found_in(quote: str, context: _Context, cited: int | None) -> list[int]:
+    """Ids of the other sources that contain every fragment of the quote exactly, in order."""
+    needles = [fold(fragment) for fragment in split_fragments(quote)]
+    if not needles:
+        return []
+    return [number for number, haystack in enumerate(context.folded_sources, start=1)
+            if number != cited and _contains_in_order(haystack, needles)]
+
+
+def _contains_in_order(haystack: str, needles: Sequence[str]) -> bool:
+    cursor = 0
+    for needle in needles:
+        found = haystack.find(needle, cursor)
+        if found < 0:
+            return False
+        cursor = found + len(needle)
+    return True
+
+
+def _sw_score(quote: str, source: str, alignment: Alignment | None) -> float:
+    """Pleias' Smith-Waterman score, skipped (1.0) when the quote's words are the source's words.
+
+    Only the aligned window (widened by the quote length) is searched when there is one.
+    """
+    if alignment is None or alignment.span is None:
+        return smith_waterman(quote, source)
+    start, end = alignment.span
+    if not alignment.elided and source[start:end].lower().split() == quote.lower().split() and (
+            start == 0 or source[start - 1].isspace()) and (
+            end == len(source) or source[end].isspace()):
+        return 1.0
+    reach = len(quote)
+    return smith_waterman(quote, source[max(0, start - reach):end + reach])
+
+
+def _metrics(refs: list[dict[str, Any]]) -> dict[str, float]:
+    """Float sub-scores the trainer logs as ``citation/<name>``."""
+    count = len(refs)
+    verdicts = [ref["verdict"] for ref in refs]
+    return {
+        "ref_count": float(count),
+        "valid_id_rate": sum(ref["rag_eval"]["id_valid"] for ref in refs) / count,
+        "exact_rate": sum(v in ("exact", "elided") for v in verdicts) / count,
+        "honest_rate": sum(v in HONEST_VERDICTS for v in verdicts) / count,
+        "mean_ref_score": sum(ref["score"] for ref in refs) / count,
+        "rag_eval_mean": _rag_eval(refs)["rag_rank"],
+    }
+
+
+def _rag_eval(refs: list[dict[str, Any]]) -> dict[str, float]:
+    """Pleias' four RAG-Eval measures averaged over refs, and their mean (the "rag rank")."""
+    names = ("id_valid", "long_enough", "not_duplicated", "sw_score")
+    means = {name: sum(float(ref["rag_eval"][name]) for ref in refs) / len(refs) for name in names}
+    means["rag_rank"] = sum(means.values()) / len(names)
+    return means
+
+
+citation_reward = CitationReward()
+"""The default citation reward (TRL-compatible callable)."""
