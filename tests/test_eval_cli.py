@@ -1,0 +1,159 @@
+"""``pleias-rl eval`` end to end: outputs, the judge over real HTTP, caching, compare, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from data.targets import oracle_completion
+from evaluation.cli import main
+
+
+class GradingJudge(BaseHTTPRequestHandler):
+    """A deterministic judge on ``/v1/chat/completions``: "Yes" when the gold is in the answer,
+    "Rather yes" when the answer says "probably", "No" otherwise; counts its requests."""
+
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        self._send({"status": "ok"} if self.path == "/health" else {"data": []})
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        user = body["messages"][-1]["content"]
+        GradingJudge.requests.append(user)
+        gold = re.search(r"Gold answer: (.*?)(?: \(also accepted|\n)", user).group(1).lower()
+        answer = re.search(r"Candidate answer: (.*)\n", user).group(1).lower()
+        grade = "Rather yes" if "probably" in answer else "Yes" if gold in answer else "No"
+        self._send({"choices": [{"message": {"role": "assistant", "content": grade}}]})
+
+    def _send(self, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def judge_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GradingJudge)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    GradingJudge.requests = []
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def oracle_file(tmp_path, hotpot_rows) -> Path:
+    return write_jsonl(tmp_path / "oracle.jsonl",
+                       [{**row, "completion": oracle_completion(row)} for row in hotpot_rows[:20]])
+
+
+def read_summary(out_dir: Path) -> dict:
+    return json.loads((out_dir / "summary.json").read_text())
+
+
+def test_generations_file_writes_summary_report_scores_and_plots(tmp_path, oracle_file):
+    out = tmp_path / "run"
+    assert main(["--generations", str(oracle_file), "--out-dir", str(out), "--quiet"]) == 0
+    summary = read_summary(out)
+    assert summary["n"] == 20
+    assert set(summary["overall"]["rewards"]) == {"citation", "format", "language", "answer",
+                                                  "source_f1", "refusal"}
+    assert summary["per_language"]["en"]["n"] == 20
+    assert summary["overall"]["rewards"]["answer"] == 1.0
+    for key in ("per_dataset", "per_type", "language_loss", "n_without_gold", "run", "judge"):
+        assert key in summary
+    assert len((out / "scores.jsonl").read_text().splitlines()) == 20
+    report = (out / "report.md").read_text()
+    assert "## Per language" in report and "![per_language.png](per_language.png)" in report
+    for plot in ("reward_distributions.png", "per_language.png", "per_dataset.png"):
+        assert (out / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_judge_grades_with_dataset_rule_and_cache_prevents_second_requests(tmp_path, hotpot_rows, judge_url):
+    rows = [{**row, "completion": oracle_completion(row)} for row in hotpot_rows[:6]]
+    wrong = oracle_completion(hotpot_rows[10])
+    rows[4] = {**rows[4], "completion": wrong}
+    hedged = {**hotpot_rows[5], "answer": "Probably"}  # "probably" in the answer: "Rather yes"
+    rows[5] = {**hedged, "completion": oracle_completion(hedged), "meta": {**hedged["meta"], "dataset": "musique"}}
+    rows.append({**rows[3], "id": "hedged-hotpot", "answer": "Probably",
+                 "completion": oracle_completion(hedged)})
+    generations = write_jsonl(tmp_path / "g.jsonl", rows)
+    out = tmp_path / "run"
+    args = ["--generations", str(generations), "--out-dir", str(out), "--judge-url", judge_url,
+            "--judge-model", "grader", "--quiet"]
+    assert main(args) == 0
+    judge = read_summary(out)["overall"]["judge"]
+    assert judge["grades"] == {"yes": 4, "rather yes": 2, "rather no": 0, "no": 1}
+    # "rather yes" counts for the MuSiQue row only, not for the HotpotQA one.
+    assert judge["accuracy"] == pytest.approx(5 / 7)
+    assert read_summary(out)["per_dataset"]["musique"]["judge"]["accuracy"] == 1.0
+    assert read_summary(out)["judge"]["requests"] == 7
+    assert len(GradingJudge.requests) == 7
+    assert main(args) == 0
+    assert len(GradingJudge.requests) == 7, "a rerun must be served from the cache"
+    assert read_summary(out)["judge"] == {"model": "grader", "requests": 0, "cache_hits": 7, "errors": 0}
+    assert "## LLM-as-a-match judge" in (out / "report.md").read_text()
+
+
+def test_unreachable_judge_fails_before_any_generation(tmp_path, oracle_file, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    out = tmp_path / "run"
+    code = main(["--model", str(tmp_path / "no-such-model"), "--dataset", str(oracle_file),
+                 "--out-dir", str(out), "--judge-url", dead, "--judge-timeout", "2", "--quiet"])
+    assert code == 2
+    message = capsys.readouterr().err
+    assert "unreachable" in message and "Nothing was generated" in message
+    assert not (out / "generations.jsonl").exists() and not (out / "summary.json").exists()
+
+
+def test_bad_lines_are_reported_and_skipped_with_nonzero_exit(tmp_path, oracle_file, capsys):
+    lines = oracle_file.read_text().splitlines()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join([lines[0], "{not json", json.dumps({"query": "q", "sources": ["s"]}), lines[1]]) + "\n")
+    out = tmp_path / "run"
+    assert main(["--generations", str(broken), "--out-dir", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}:2: not valid JSON" in err and f"{broken}:3: field completion" in err
+    summary = read_summary(out)
+    assert summary["n"] == 2 and summary["run"]["skipped_lines"] == 2
+
+
+def test_compare_puts_runs_side_by_side(tmp_path, oracle_file, hotpot_rows):
+    wrong = write_jsonl(tmp_path / "wrong.jsonl", [
+        {**row, "completion": oracle_completion(hotpot_rows[(i + 1) % 20])} for i, row in enumerate(hotpot_rows[:20])])
+    before, after, both = tmp_path / "before", tmp_path / "after", tmp_path / "both"
+    assert main(["--generations", str(wrong), "--out-dir", str(before), "--quiet", "--no-plots"]) == 0
+    assert main(["--generations", str(oracle_file), "--out-dir", str(after), "--quiet", "--no-plots"]) == 0
+    assert main(["--compare", str(before), str(after), "--labels", "before,after", "--out-dir", str(both)]) == 0
+    report = (both / "report.md").read_text()
+    assert "| measure | before | after | Δ last − first |" in report
+    row = next(line for line in report.splitlines() if line.startswith("| reward:answer |"))
+    assert row == "| reward:answer | 0.013 | 1.000 | +0.987 |"
+    assert (both / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit, match="not found"):
+        main(["--compare", str(tmp_path / "missing"), "--out-dir", str(both)])
