@@ -40,7 +40,7 @@ def source_text(source: object) -> str:
     """
     if isinstance(source, str):
         return source
-    if isinstance(source, Mapping):
+    if isinstance(source, (dict, Mapping)):  # dict first: typing.Mapping checks are slow
         text = source.get("text")
         return text if isinstance(text, str) else ""
     return ""
@@ -52,7 +52,8 @@ def source_texts(sources: object) -> list[str]:
     >>> source_texts(["a", {"text": "b"}]), source_texts(None)
     (['a', 'b'], [])
     """
-    if isinstance(sources, (str, bytes)) or not isinstance(sources, Sequence):
+    if not isinstance(sources, list) and (
+            isinstance(sources, (str, bytes)) or not isinstance(sources, Sequence)):
         return []
     return [source_text(source) for source in sources]
 

@@ -13,7 +13,7 @@ the source; Smith-Waterman is capped at :data:`MAX_SW_QUOTE_WORDS` x :data:`MAX_
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -34,13 +34,15 @@ _ELISION = re.compile("|".join(re.escape(marker)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
-@dataclass(frozen=True)
-class Fragment:
+class Fragment(NamedTuple):
     """One piece of a quote between elision markers, and where it aligned.
 
     ``similarity`` is 1.0 for an exact (normalised) match; ``span`` is in the original
     source, ``None`` when nothing aligned; ``in_order`` is False when the fragment only
     occurs before the previous fragment.
+
+    >>> align_quote("two three", "one two three").fragments[0]
+    Fragment(text='two three', similarity=1.0, exact=True, span=(4, 13), in_order=True)
     """
 
     text: str
@@ -50,14 +52,16 @@ class Fragment:
     in_order: bool
 
 
-@dataclass(frozen=True)
-class Alignment:
+class Alignment(NamedTuple):
     """The result of :func:`align_quote`.
 
     ``score`` is the length-weighted similarity of the fragments (1.0 when every fragment
     occurs exactly, in order); ``span``/``text`` cover the aligned window of the ORIGINAL
     source (first fragment start to last fragment end); ``number_mismatches`` lists the
     numbers of the quote missing from that window.
+
+    >>> align_quote("nothing like it", "").span is None
+    True
     """
 
     score: float
@@ -100,18 +104,36 @@ def align_quote(quote: str, source: str) -> Alignment:
     >>> round(b.score, 2), b.exact, b.number_mismatches
     (0.97, False, ('a5118',))
     """
+    return align_fragments(split_fragments(quote), source)
+
+
+def align_fragments(fragments: list[str], source: str) -> Alignment:
+    """:func:`align_quote` for a quote already split by :func:`split_fragments`.
+
+    >>> align_fragments(["one", "three"], "one two three").span
+    (0, 13)
+    """
     source_text = normalise(source)
-    fragments: list[Fragment] = []
+    if len(fragments) == 1:
+        needle = fold(fragments[0])
+        found = source_text.text.find(needle)
+        if found >= 0:  # the common case, kept cheap
+            window = (found, found + len(needle))
+            span = source_text.original_span(*window)
+            cut = (needle,) if _cuts_number(source_text.text, window) else ()
+            return Alignment(1.0, True, True, span, source[span[0]:span[1]],
+                             (Fragment(fragments[0], 1.0, True, span, True),), cut)
+    aligned: list[Fragment] = []
     windows: list[tuple[int, int]] = []
     cursor = 0
-    for piece in split_fragments(quote):
+    for piece in fragments:
         fragment, window = _align_fragment(piece, source_text, cursor)
-        fragments.append(fragment)
+        aligned.append(fragment)
         if window is not None:
             windows.append(window)
             if fragment.in_order:
                 cursor = window[1]
-    return _combine(fragments, windows, source_text)
+    return _combine(aligned, windows, source_text)
 
 
 def _align_fragment(piece: str, source: NormalisedText,
@@ -166,8 +188,8 @@ def _number_mismatches(fragments: list[Fragment], windows: list[tuple[int, int]]
     if not quoted:
         return ()
     slack = int(2 * (1 - score) * sum(len(fold(fragment.text)) for fragment in fragments))
-    start = _word_start(source.text, max(0, min(w[0] for w in windows) - slack))
-    end = _word_end(source.text, max(w[1] for w in windows) + slack)
+    start = word_start(source.text, max(0, min(w[0] for w in windows) - slack))
+    end = word_end(source.text, max(w[1] for w in windows) + slack)
     available = iter(_NUMBER.findall(source.text[start:end]))
     missing = [number for number in quoted if number not in available]  # in order
     return tuple(_with_word(number, fragments) for number in missing)
@@ -189,13 +211,23 @@ def _with_word(number: str, fragments: list[Fragment]) -> str:
     return number
 
 
-def _word_start(text: str, index: int) -> int:
+def word_start(text: str, index: int) -> int:
+    """Move ``index`` back to the start of the word it is in.
+
+    >>> word_start("ab cd", 4)
+    3
+    """
     while index > 0 and not text[index - 1].isspace():
         index -= 1
     return index
 
 
-def _word_end(text: str, index: int) -> int:
+def word_end(text: str, index: int) -> int:
+    """Move ``index`` forward to the end of the word it is in.
+
+    >>> word_end("ab cd", 1)
+    2
+    """
     while index < len(text) and not text[index].isspace():
         index += 1
     return index

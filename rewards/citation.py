@@ -35,7 +35,8 @@ from rapidfuzz import fuzz
 from data.format import Citation
 from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
-from rewards.align import Alignment, align_quote, smith_waterman, split_fragments
+from rewards.align import (Alignment, align_fragments, smith_waterman, split_fragments,
+                           word_end, word_start)
 from rewards.base import Reward, Score, parse_cached
 from rewards.text import fold
 
@@ -126,25 +127,28 @@ class CitationReward(Reward):
         seen_raw: set[str] = set()
         for index, citation in enumerate(citations):
             refs.append(self.judge(index, citation, context, seen_quotes, seen_raw))
-        score = min(ref["score"] for ref in refs)
-        return score, {"refs": refs, "metrics": _metrics(refs), "rag_eval": _rag_eval(refs)}
+        rag_eval = _rag_eval(refs)
+        return min(ref["score"] for ref in refs), {
+            "refs": refs, "metrics": _metrics(refs, rag_eval), "rag_eval": rag_eval}
 
     def judge(self, index: int, citation: Citation, context: _Context,
               seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
         """Verdict, score, alignment and RAG-Eval measures of one ref (updates the seen sets)."""
         quote = citation.quote.strip()
-        folded = fold(quote)
+        fragments = split_fragments(quote)
+        needles = [fold(fragment) for fragment in fragments]
         source_id = citation.source_id
         id_valid = source_id is not None and 1 <= source_id <= len(context.sources)
         source = context.sources[source_id - 1] if id_valid else ""
-        alignment = align_quote(quote, source) if id_valid and folded else None
-        found_in = _found_in(quote, context, source_id)
-        verdict, score = self._verdict(citation, folded, id_valid, alignment, found_in,
-                                       context, seen_quotes)
+        alignment = align_fragments(fragments, source) if id_valid and fragments else None
+        found_in = _found_in(needles, context, source_id)
+        key = " (…) ".join(needles)
+        verdict, score = self._verdict(citation, needles, key, alignment, found_in, context,
+                                       seen_quotes)
         rag_eval = {"id_valid": id_valid, "long_enough": len(quote.split()) > 2,
                     "not_duplicated": quote not in seen_raw,
                     "sw_score": _sw_score(quote, source, alignment) if id_valid else 0.0}
-        seen_quotes.add(folded)
+        seen_quotes.add(key)
         seen_raw.add(quote)
         span = alignment.span if alignment is not None else None
         return {"index": index, "source_id": source_id if source_id is not None else citation.raw_id,
@@ -153,37 +157,39 @@ class CitationReward(Reward):
                 "aligned_text": alignment.text[:MAX_DIAGNOSTIC_CHARS] if alignment else "",
                 "found_in": found_in, "rag_eval": rag_eval}
 
-    def _verdict(self, citation: Citation, folded: str, id_valid: bool,
+    def _verdict(self, citation: Citation, needles: list[str], key: str,
                  alignment: Alignment | None, found_in: list[int], context: _Context,
                  seen_quotes: set[str]) -> tuple[str, float]:
         """The checks in order of precedence; the first that fires decides."""
         settings = self.settings
         if not citation.closed:
             return "unclosed", 0.0
-        if not id_valid:
+        if citation.source_id is None or not 1 <= citation.source_id <= len(context.sources):
             return "invalid_id", 0.0
-        if folded in seen_quotes:
+        if key in seen_quotes:
             return "duplicate", settings.duplicate_score
-        if alignment is None or self._too_short(citation.quote):
+        words = [needle.count(" ") + 1 for needle in needles]
+        if alignment is None or self._too_short(words):
             return "too_short", settings.too_short_score
         if not alignment.in_order:
             return "out_of_order", 0.0
         if alignment.exact:
             if alignment.number_mismatches:
                 return "number_changed", 0.0
-            if self._dumped(citation.quote, alignment, context.sources[citation.source_id - 1]):
+            if self._dumped(citation.quote, sum(words), alignment,
+                            context.sources[citation.source_id - 1]):
                 return "source_dump", settings.source_dump_score
             return ("elided" if alignment.elided else "exact"), 1.0
-        return self._inexact_verdict(folded, alignment, found_in, context)
+        return self._inexact_verdict(key, alignment, found_in, context)
 
-    def _inexact_verdict(self, folded: str, alignment: Alignment, found_in: list[int],
+    def _inexact_verdict(self, key: str, alignment: Alignment, found_in: list[int],
                          context: _Context) -> tuple[str, float]:
         settings = self.settings
         similarity = alignment.score
         if found_in and similarity < settings.fuzzy_threshold:
             return "wrong_source", 0.0
-        if context.folded_query and similarity < 1.0:
-            from_query = fuzz.partial_ratio(folded, context.folded_query) / 100
+        if context.folded_query:
+            from_query = fuzz.partial_ratio(key, context.folded_query) / 100
             if from_query >= settings.query_threshold and from_query > similarity:
                 return "query_quote", 0.0
         if alignment.number_mismatches and similarity >= settings.paraphrase_threshold:
@@ -197,29 +203,28 @@ class CitationReward(Reward):
             return "paraphrase", settings.paraphrase_ceiling * gained
         return "fabricated", 0.0
 
-    def _too_short(self, quote: str) -> bool:
+    def _too_short(self, words: list[int]) -> bool:
         """Under ``min_quote_words`` words in all, or an elided fragment too short to be evidence."""
-        fragments = split_fragments(quote)
-        words = [len(fold(fragment).split()) for fragment in fragments]
         if sum(words) < self.settings.min_quote_words:
             return True
         return len(words) > 1 and min(words) < self.settings.min_fragment_words
 
-    def _dumped(self, quote: str, alignment: Alignment, source: str) -> bool:
+    def _dumped(self, quote: str, words: int, alignment: Alignment, source: str) -> bool:
         """A quote of several sentences covering most of its source, or simply far too long."""
-        fragments = split_fragments(quote)
-        if sum(len(fragment.split()) for fragment in fragments) > self.settings.max_quote_words:
+        if words > self.settings.max_quote_words:
             return True
-        sentences = 1 + sum(len(SENTENCE_BREAK.findall(fragment)) for fragment in fragments)
-        if alignment.span is None or sentences < self.settings.dump_min_sentences:
+        span = alignment.span
+        if span is None or span[1] - span[0] < self.settings.dump_coverage * len(source.strip()):
             return False
-        covered = alignment.span[1] - alignment.span[0]
-        return covered >= self.settings.dump_coverage * max(1, len(source.strip()))
+        return len(SENTENCE_BREAK.findall(quote)) + 1 >= self.settings.dump_min_sentences
 
 
-def _found_in(quote: str, context: _Context, cited: int | None) -> list[int]:
+def _found_in(needles: list[str], context: _Context, cited: int | None) -> list[int]:
     """Ids of the other sources that contain every fragment of the quote exactly, in order."""
-    needles = [fold(fragment) for fragment in split_fragments(quote)]
+    if len(needles) == 1:
+        needle = needles[0]
+        return [number for number, haystack in enumerate(context.folded_sources, start=1)
+                if number != cited and needle in haystack]
     if not needles:
         return []
     return [number for number, haystack in enumerate(context.folded_sources, start=1)
@@ -237,22 +242,41 @@ def _contains_in_order(haystack: str, needles: Sequence[str]) -> bool:
 
 
 def _sw_score(quote: str, source: str, alignment: Alignment | None) -> float:
-    """Pleias' Smith-Waterman score, skipped (1.0) when the quote's words are the source's words.
+    """Pleias' Smith-Waterman score, computed cheaply when the quote is exact.
 
-    Only the aligned window (widened by the quote length) is searched when there is one.
+    An exact quote has the words of the source window, except perhaps the edge words glued to
+    their neighbours ("defunct).The"): the best alignment is then the diagonal one, scored in
+    linear time. Otherwise the aligned window (widened by half the quote) is searched.
     """
     if alignment is None or alignment.span is None:
         return smith_waterman(quote, source)
     start, end = alignment.span
-    if not alignment.elided and source[start:end].lower().split() == quote.lower().split() and (
-            start == 0 or source[start - 1].isspace()) and (
-            end == len(source) or source[end].isspace()):
-        return 1.0
-    reach = len(quote)
+    if alignment.exact and not alignment.elided:
+        if alignment.text == quote and (start == 0 or source[start - 1].isspace()) and (
+                end == len(source) or source[end].isspace()):
+            return 1.0
+        quote_words = quote.lower().split()
+        window_words = source[word_start(source, start):word_end(source, end)].lower().split()
+        if len(quote_words) == len(window_words):
+            return _diagonal_score(quote_words, window_words)
+    reach = len(quote) // 2
     return smith_waterman(quote, source[max(0, start - reach):end + reach])
 
 
-def _metrics(refs: list[dict[str, Any]]) -> dict[str, float]:
+def _diagonal_score(quote_words: list[str], window_words: list[str]) -> float:
+    """Smith-Waterman restricted to the diagonal (best run of +2 match / -1 mismatch).
+
+    >>> _diagonal_score(["a", "b", "c"], ["xa", "b", "c"])
+    0.6666666666666666
+    """
+    best = running = 0
+    for quote_word, window_word in zip(quote_words, window_words):
+        running = max(0, running + (2 if quote_word == window_word else -1))
+        best = max(best, running)
+    return best / 2 / len(quote_words)
+
+
+def _metrics(refs: list[dict[str, Any]], rag_eval: dict[str, float]) -> dict[str, float]:
     """Float sub-scores the trainer logs as ``citation/<name>``."""
     count = len(refs)
     verdicts = [ref["verdict"] for ref in refs]
@@ -262,7 +286,7 @@ def _metrics(refs: list[dict[str, Any]]) -> dict[str, float]:
         "exact_rate": sum(v in ("exact", "elided") for v in verdicts) / count,
         "honest_rate": sum(v in HONEST_VERDICTS for v in verdicts) / count,
         "mean_ref_score": sum(ref["score"] for ref in refs) / count,
-        "rag_eval_mean": _rag_eval(refs)["rag_rank"],
+        "rag_eval_mean": rag_eval["rag_rank"],
     }
 
 

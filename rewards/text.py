@@ -86,17 +86,14 @@ class NormalisedText:
         >>> normalise("x\u00a0\u00a0Y").original_span(2, 3)
         (3, 4)
         """
-        start = min(max(start, 0), len(self.text))
-        end = min(max(end, start), len(self.text))
+        length = len(self.text)
+        start = min(max(start, 0), length)
+        end = min(max(end, start), length)
+        offsets = self.offsets
         if end == start:
-            return self.offsets[start], self.offsets[start]
-        return self.offsets[start], self.offsets[end - 1] + self._width(end - 1)
-
-    def _width(self, index: int) -> int:
-        """Original characters covered by normalised character ``index`` (at least one)."""
-        here = self.offsets[index]
-        following = self.offsets[index + 1]
-        return max(1, following - here) if following > here else 1
+            return offsets[start], offsets[start]
+        last, following = offsets[end - 1], offsets[end]
+        return offsets[start], (following if following > last else last + 1)
 
 
 @lru_cache(maxsize=SOURCE_CACHE_SIZE)
