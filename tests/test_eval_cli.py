@@ -103,7 +103,7 @@ def test_judge_grades_with_dataset_rule_and_cache_prevents_second_requests(tmp_p
     generations = write_jsonl(tmp_path / "g.jsonl", rows)
     out = tmp_path / "run"
     args = ["--generations", str(generations), "--out-dir", str(out), "--judge-url", judge_url,
-            "--judge-model", "grader", "--quiet"]
+            "--judge-model", "grader", "--quiet", "--no-plots"]
     assert main(args) == 0
     judge = read_summary(out)["overall"]["judge"]
     assert judge["grades"] == {"yes": 4, "rather yes": 2, "rather no": 0, "no": 1}
@@ -136,7 +136,7 @@ def test_bad_lines_are_reported_and_skipped_with_nonzero_exit(tmp_path, oracle_f
     broken = tmp_path / "broken.jsonl"
     broken.write_text("\n".join([lines[0], "{not json", json.dumps({"query": "q", "sources": ["s"]}), lines[1]]) + "\n")
     out = tmp_path / "run"
-    assert main(["--generations", str(broken), "--out-dir", str(out), "--quiet"]) == 1
+    assert main(["--generations", str(broken), "--out-dir", str(out), "--quiet", "--no-plots"]) == 1
     err = capsys.readouterr().err
     assert f"{broken}:2: not valid JSON" in err and f"{broken}:3: field completion" in err
     summary = read_summary(out)
