@@ -33,7 +33,7 @@ from data.format import (QUERY_REPORT_LABELS, SOURCE_REPORT_LABELS, TRIVIAL_SKIP
                          ParsedCompletion, format_ref, neutralise, render_completion)
 from data.language import language_name
 from data.schema import source_texts
-from data.targets import oracle_completion, supporting_evidence
+from data.targets import SENTENCE_BREAK, oracle_completion, sentences, supporting_evidence
 from critics.base import Critic, Issue, Verdict
 from rewards.align import align_quote
 from rewards.base import parse_cached
@@ -64,7 +64,6 @@ ANSWER_THRESHOLD = 0.5
 ORACLE_KINDS = frozenset({"wrong_refusal", "missed_refusal", "wrong_answer", "missing_citation"})
 """Failures only a gold-based rewrite repairs."""
 
-_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
 _WORD = re.compile(r"\w+")
 _UNREPAIRABLE_FORMAT = frozenset({"no_answer", "truncated", "empty_answer", "repetition"})
 
@@ -214,6 +213,8 @@ class RuleCritic(Critic):
         if needs_oracle:
             return self._oracle(example)
         answer = repaired_answer(parsed, fixes)
+        if fixes and all(fix.action == "drop" for fix in fixes.values()) and len(fixes) == len(parsed.citations):
+            return self._oracle(example)  # nothing true left to cite
         if "format" in kinds or language_line is not None:
             return rebuild_completion(parsed, example, answer, language_line)
         return with_answer(parsed, answer)
@@ -251,7 +252,11 @@ def repair_ref(citation: Citation, ref: Mapping[str, Any], parsed: ParsedComplet
     alignment = align_quote(citation.quote, source)
     if alignment.span is None or alignment.score < MIN_REALIGN_SCORE:
         return RefFix("drop")
-    start, end = word_bounds(source, alignment.span)
+    span = alignment.span
+    if verdict == "too_short" and alignment.elided:  # keep the sentence of the longest fragment
+        located = [f for f in alignment.fragments if f.span is not None]
+        span = max(located, key=lambda f: len(f.text) * f.similarity).span if located else span
+    start, end = word_bounds(source, span)
     if verdict == "too_short" or len(_WORD.findall(source[start:end])) < 3:
         start, end = sentence_bounds(source, (start, end))
     return _replacement(source[start:end], citation.claim)
@@ -298,21 +303,17 @@ def word_bounds(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def sentence_bounds(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """Widen a span to the sentence(s) containing it.
+    """Widen a span to the sentence(s) containing it (sentence ends as :data:`data.targets.SENTENCE_BREAK`).
 
-    >>> text = "The A5117 is a road. It runs between Shotwick and Helsby. It is short."
+    >>> text = "The A5117 is a road. It runs between Shotwick and J. Smith's Helsby. It is short."
     >>> text[slice(*sentence_bounds(text, (30, 40)))]
-    'It runs between Shotwick and Helsby.'
+    "It runs between Shotwick and J. Smith's Helsby."
     """
-    start, end = span
-    for match in _SENTENCE.finditer(text):
-        if match.start() <= start < max(match.end(), match.start() + 1):
-            start = match.start()
-        if match.start() < end <= match.end():
-            end = match.end()
-            break
-    while start < end and text[start].isspace():
-        start += 1
+    breaks = [0] + [match.end() for match in SENTENCE_BREAK.finditer(text)] + [len(text)]
+    start = max(b for b in breaks if b <= span[0])
+    end = min((b for b in breaks if b >= span[1]), default=len(text))
+    while end > start and text[end - 1].isspace():
+        end -= 1
     return start, end
 
 
@@ -323,10 +324,8 @@ def sentence_closest_to(claim: str, source: str) -> str:
     'It runs to Helsby.'
     """
     claim_words = {word.lower() for word in _WORD.findall(claim)}
-    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(source) if m.group(0).strip()]
-    if not sentences:
-        return ""
-    return max(sentences, key=lambda s: len(claim_words & {w.lower() for w in _WORD.findall(s)}))
+    return max(sentences(source), default="",
+               key=lambda s: len(claim_words & {w.lower() for w in _WORD.findall(s)}))
 
 
 def fragments_in_source_order(quote: str, source: str) -> str:
