@@ -16,6 +16,7 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -113,8 +114,13 @@ def build_generator(args: argparse.Namespace) -> Any:
             raise SystemExit("pleias-rl eval: --backend endpoint needs --endpoint-url")
         return EndpointGenerator(args.endpoint_url, args.model, settings)
     if args.backend == "vllm":
+        if importlib.util.find_spec("vllm") is None:
+            raise SystemExit("pleias-rl eval: --backend vllm needs vLLM (pip install vllm)")
         return VLLMGenerator(args.model, settings)
-    return TransformersGenerator(args.model, settings, gguf_file=args.gguf_file)
+    try:
+        return TransformersGenerator(args.model, settings, gguf_file=args.gguf_file)
+    except OSError as error:  # not a model directory, not cached, offline
+        raise SystemExit(f"pleias-rl eval: cannot load model {args.model!r}: {error}") from error
 
 
 def read_rows(path: str, generations: bool, limit: int | None) -> tuple[list[tuple[int, dict]], list[BadLine]]:
@@ -160,11 +166,42 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+GENERATION_SETUP_FILE = "generation_setup.json"
+"""What produced ``generations.jsonl`` (model, backend, decoding); a resume must match it."""
+
+
+def check_generation_setup(args: argparse.Namespace, out_dir: Path) -> None:
+    """Record the generation setup in ``out_dir``, or refuse to resume under a different one.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> args = build_parser().parse_args(["--model", "m1", "--dataset", "d", "--out-dir", str(out)])
+    >>> check_generation_setup(args, out); check_generation_setup(args, out)
+    >>> args.model = "m2"
+    >>> check_generation_setup(args, out)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    SystemExit: pleias-rl eval: .../generations.jsonl was generated with model='m1', not model='m2'; use another --out-dir
+    """
+    setup = {key: getattr(args, key) for key in ("model", "backend", "gguf_file", "max_new_tokens",
+                                                 "temperature", "top_p", "repetition_penalty")}
+    path = out_dir / GENERATION_SETUP_FILE
+    if path.exists():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        for key, value in setup.items():
+            if recorded.get(key) != value:
+                raise SystemExit(f"pleias-rl eval: {out_dir / 'generations.jsonl'} was generated with "
+                                 f"{key}={recorded.get(key)!r}, not {key}={value!r}; use another --out-dir")
+    else:
+        dump_json(path, setup)
+
+
 def generate_rows(args: argparse.Namespace, out_dir: Path) -> tuple[list[tuple[str, dict]], list[BadLine]]:
     """Generate (resuming) every dataset row not yet in ``generations.jsonl``; return keyed rows."""
     from evaluation.generate import GenerationsFile, generate_missing, row_keys
 
     rows, bad = read_rows(args.dataset, generations=False, limit=args.limit)
+    check_generation_setup(args, out_dir)
     out = GenerationsFile(out_dir)
     keys = row_keys(rows)
     if any(key not in out.done for key in keys):

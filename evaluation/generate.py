@@ -220,10 +220,8 @@ class VLLMGenerator:
     name: str = "vllm"
 
     def __post_init__(self) -> None:
-        try:
-            from vllm import LLM, SamplingParams
-        except ImportError as error:
-            raise RuntimeError("--backend vllm needs vLLM: pip install vllm") from error
+        from vllm import LLM, SamplingParams  # optional dependency; the CLI checks it is installed
+
         self.llm = LLM(model=self.model_path)
         self.params = SamplingParams(
             temperature=self.settings.temperature, top_p=self.settings.top_p if not self.settings.greedy else 1.0,

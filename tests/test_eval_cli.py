@@ -157,3 +157,21 @@ def test_compare_puts_runs_side_by_side(tmp_path, oracle_file, hotpot_rows):
     assert (both / "compare.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(SystemExit, match="not found"):
         main(["--compare", str(tmp_path / "missing"), "--out-dir", str(both)])
+
+
+def test_model_setup_errors_are_clear(tmp_path, oracle_file):
+    out = tmp_path / "run"
+    base = ["--dataset", str(oracle_file), "--out-dir", str(out), "--quiet", "--limit", "1"]
+    with pytest.raises(SystemExit, match="cannot load model"):
+        main(["--model", str(tmp_path / "no-such-model"), *base])
+    with pytest.raises(SystemExit, match="was generated with model="):
+        main(["--model", "another-model", *base])
+    with pytest.raises(SystemExit, match="--model needs --dataset"):
+        main(["--model", "m", "--out-dir", str(tmp_path / "other")])
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("vllm") is not None, reason="vLLM is installed")
+def test_vllm_backend_without_vllm_says_how_to_install(tmp_path, oracle_file):
+    with pytest.raises(SystemExit, match="pip install vllm"):
+        main(["--model", "m", "--dataset", str(oracle_file), "--out-dir", str(tmp_path / "run"),
+              "--backend", "vllm", "--quiet"])
