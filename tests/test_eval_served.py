@@ -88,3 +88,15 @@ def test_endpoint_generation_through_transformers_serve(tmp_path, hotpot_rows, s
     lines = generation_lines(out)
     assert len(lines) == 2 and all(isinstance(line["completion"], str) for line in lines)
     assert json.loads((out / "summary.json").read_text())["run"]["backend"] == "endpoint"
+
+
+def test_in_process_judge_with_the_tiny_model(tmp_path, hotpot_rows, tiny_model_dir):
+    from data.targets import oracle_completion
+
+    rows = [{**row, "completion": oracle_completion(row)} for row in hotpot_rows[:2]]
+    generations = write_jsonl(tmp_path / "g.jsonl", rows)
+    out = tmp_path / "run"
+    assert main(["--generations", str(generations), "--out-dir", str(out), "--judge-local",
+                 str(tiny_model_dir), "--quiet", "--no-plots"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["judge"]["requests"] == 2 and summary["overall"]["judge"]["n"] == 2
