@@ -60,7 +60,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return " ".join(text.lower().split())
-    return normalise(text).text
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_TABLE).casefold().split())
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,8 @@ class _Builder:
 
     def replace(self, start: int, end: int) -> None:
         piece = self.text[start:end]
-        if unicodedata.combining(piece[0]) and self.offsets and self.offsets[-1] == start - 1:
+        if (unicodedata.combining(piece[0]) and self.offsets and self.offsets[-1] == start - 1
+                and not self.text[start - 1].isspace()):
             self._unemit_last()  # compose the mark with its base letter
             start -= 1
             piece = self.text[start:end]
