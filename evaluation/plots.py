@@ -11,10 +11,13 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from evaluation.report import headline
+from evaluation.report import GROUP_COLUMNS_LEFT_OUT, headline
 
-RATE_LABELS_EXCLUDED: frozenset[str] = frozenset({"n", "mean completion chars", "mean completion tokens"})
-"""Headline measures that are not in [0, 1] and stay out of the bar plots."""
+RATE_LABELS_EXCLUDED: frozenset[str] = frozenset({"n", *GROUP_COLUMNS_LEFT_OUT})
+"""Headline measures left out of the bar plots: counts, lengths (not in [0, 1]), EM and F1."""
+
+MAX_WIDTH_INCHES = 14.0
+"""Widest figure drawn (the legend sits outside the axes on the right)."""
 
 
 def _pyplot() -> Any:
@@ -38,11 +41,13 @@ def grouped_bars(path: str | Path, categories: Sequence[str],
     """
     plt = _pyplot()
     width = 0.8 / max(1, len(series))
-    figure, axes = plt.subplots(figsize=(max(6.0, 1.2 * len(categories) * max(1, len(series)) ** 0.5 + 3), 4.5))
+    size = min(MAX_WIDTH_INCHES, max(6.0, 0.9 * len(categories) * max(1, len(series)) ** 0.5 + 3))
+    figure, axes = plt.subplots(figsize=(size, 4.5))
+    colours = plt.get_cmap("tab10" if len(series) <= 10 else "tab20")
     for index, (label, values) in enumerate(series.items()):
         positions = [c + (index - (len(series) - 1) / 2) * width for c in range(len(categories))]
         heights = [math.nan if v is None else v for v in values]
-        axes.bar(positions, heights, width, label=label)
+        axes.bar(positions, heights, width, label=label, color=colours(index % colours.N))
     axes.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0)
     axes.set_ylim(0, 1.05)
     axes.set_title(title)
