@@ -11,7 +11,6 @@ Source ids (``supporting_ids``, ``meta["supporting_sentences"]``,
 
 from __future__ import annotations
 
-import copy
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -73,8 +72,11 @@ def row_random(seed: int, exercise: str, index: int, row_id: str) -> random.Rand
 
 
 def _copy_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose ``meta`` lists and mappings are new too (exercises replace, never mutate,
+    the values inside them)."""
     out = dict(row)
-    out["meta"] = copy.deepcopy(row["meta"])
+    out["meta"] = {key: value.copy() if isinstance(value, (list, dict)) else value
+                   for key, value in row["meta"].items()}
     return out
 
 
