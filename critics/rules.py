@@ -26,6 +26,7 @@ Every revision is re-verified by the loop; the repairs are built to score citati
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -36,10 +37,10 @@ from data.schema import source_texts
 from data.targets import SENTENCE_BREAK, oracle_completion, sentences, supporting_evidence
 from critics.base import Critic, Issue, Verdict
 from rewards.align import align_quote
-from rewards.base import parse_cached
+from rewards.base import Reward, Score, parse_cached
 from rewards.citation import CitationReward, CitationSettings
-from rewards.format import format_violations
-from rewards.gold import AnswerReward, RefusalReward
+from rewards.format import FormatReward
+from rewards.gold import AnswerReward, RefusalReward, is_refusal
 from rewards.language import LanguageReward, expected_language
 from rewards.text import fold
 
@@ -66,6 +67,41 @@ ORACLE_KINDS = frozenset({"wrong_refusal", "missed_refusal", "wrong_answer", "mi
 
 _WORD = re.compile(r"\w+")
 _UNREPAIRABLE_FORMAT = frozenset({"no_answer", "truncated", "empty_answer", "repetition"})
+
+
+class ExplainCache:
+    """Memo of ``reward.explain(text, row)`` keyed by reward name, text and row identity.
+
+    The loop scores the same completion several times (rule critic, reward means before and
+    after); rewards are pure, so each (reward, text, row) is computed once. Entries hold the
+    row itself, so a recycled ``id()`` never returns another row's result.
+
+    >>> from rewards.format import FormatReward
+    >>> cache, row = ExplainCache(), {}
+    >>> cache.explain(FormatReward(), "x", row) is cache.explain(FormatReward(), "x", row)
+    True
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str, int], tuple[Mapping[str, Any], Any]] = OrderedDict()
+
+    def explain(self, reward: Reward, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+        """``reward.explain(text, row)``, computed once per (reward name, text, row)."""
+        key = (reward.name, text, id(row))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is row:
+            self._entries.move_to_end(key)
+            return entry[1]
+        result = reward.explain(text, row)
+        self._entries[key] = (row, result)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return result
+
+
+EXPLAIN_CACHE = ExplainCache()
+"""The cache shared by the rule critic and the loop's reward means (one per process)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +145,7 @@ class RuleCritic(Critic):
         self.answer_threshold = answer_threshold
         self.repair_with_gold = repair_with_gold
         self.citation = CitationReward()
+        self.format = FormatReward()
         self.language = LanguageReward()
         self.refusal = RefusalReward()
         self.answer = AnswerReward()
@@ -117,7 +154,7 @@ class RuleCritic(Critic):
         """Check ``completion`` against ``example``; propose a repaired revision when possible."""
         parsed = parse_cached(completion)
         sources = source_texts(example.get("sources"))
-        format_issues, rebuildable = self._format_issues(parsed)
+        format_issues, rebuildable = self._format_issues(parsed, example)
         ref_issues, fixes = self._citation_issues(parsed, example, sources)
         language_issues, language_line = self._language_issues(parsed, example)
         answer_issues = self._refusal_issues(parsed, example) + self._answer_issues(parsed, example)
@@ -129,9 +166,9 @@ class RuleCritic(Critic):
 
     # ----- detection -------------------------------------------------------------------------
 
-    def _format_issues(self, parsed: ParsedCompletion) -> tuple[list[Issue], bool]:
+    def _format_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> tuple[list[Issue], bool]:
         """Format faults as issues, and whether a rebuild from the sections can fix them all."""
-        violations = format_violations(parsed)
+        violations = EXPLAIN_CACHE.explain(self.format, parsed.text, example)[1].get("violations", [])
         issues = [Issue("format", f"{v['kind']}: {v['detail']}",
                         suggested_fix="rebuild the sections in the Pleias order") for v in violations]
         rebuildable = not any(v["kind"] in _UNREPAIRABLE_FORMAT for v in violations)
@@ -140,7 +177,7 @@ class RuleCritic(Critic):
     def _citation_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any],
                          sources: list[str]) -> tuple[list[Issue], dict[int, RefFix]]:
         """One issue per faulty ref (from the citation reward's diagnostics) and its fix."""
-        _, diagnostics = self.citation.explain(parsed.text, example)
+        _, diagnostics = EXPLAIN_CACHE.explain(self.citation, parsed.text, example)
         issues: list[Issue] = []
         fixes: dict[int, RefFix] = {}
         for ref in diagnostics.get("refs") or []:
@@ -162,14 +199,13 @@ class RuleCritic(Critic):
 
     def _should_cite(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> bool:
         answer = parsed.section("answer")
-        return (answer is not None and bool(answer.content.strip()) and not parsed.is_refusal
-                and example.get("answerable") is not False
-                and self.refusal.explain(parsed.text, {"answerable": True})[0] != 0.0)
+        return (answer is not None and bool(answer.content.strip())
+                and example.get("answerable") is not False and not is_refusal(parsed))
 
     def _language_issues(self, parsed: ParsedCompletion,
                          example: Mapping[str, Any]) -> tuple[list[Issue], str | None]:
         """A wrong answer language (unrepairable by rules) or a wrong language line (repairable)."""
-        score, diagnostics = self.language.explain(parsed.text, example)
+        score, diagnostics = EXPLAIN_CACHE.explain(self.language, parsed.text, example)
         expected = language_name(expected_language(example)[0])
         if score is None or score == 1.0:
             return [], None
@@ -183,7 +219,7 @@ class RuleCritic(Critic):
         return [], None
 
     def _refusal_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> list[Issue]:
-        score, diagnostics = self.refusal.explain(parsed.text, example)
+        score, diagnostics = EXPLAIN_CACHE.explain(self.refusal, parsed.text, example)
         if score != 0.0 or "refused" not in diagnostics:
             return []
         if diagnostics["refused"]:
@@ -194,7 +230,7 @@ class RuleCritic(Critic):
                       suggested_fix="say that the sources do not contain the answer")]
 
     def _answer_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> list[Issue]:
-        score, diagnostics = self.answer.explain(parsed.text, example)
+        score, diagnostics = EXPLAIN_CACHE.explain(self.answer, parsed.text, example)
         if score is None or score >= self.answer_threshold or parsed.is_refusal:
             return []
         gold = diagnostics.get("gold")
