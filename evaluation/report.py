@@ -45,6 +45,11 @@ GROUP_COLUMNS_LEFT_OUT: frozenset[str] = frozenset(
 """Headline measures left out of the per-group tables (kept narrow); the overall table has them."""
 
 
+ACCURACY_NOTE = ("Accuracy is the judge's when an LLM judge graded the run, else the normalised "
+                 "answer containment (then F1).")
+"""How the per-group accuracy of a comparison is defined (:func:`evaluation.metrics.primary_accuracy`)."""
+
+
 def fmt(value: object) -> str:
     """A table cell: floats to 3 decimals, ``None`` as an en dash.
 
@@ -174,7 +179,7 @@ def render_compare(labels: Sequence[str], summaries: Sequence[Mapping[str, Any]]
     for key, title in (("per_language", "language"), ("per_dataset", "dataset")):
         names = sorted({name for s in summaries for name in (s.get(key) or {})})
         rows = [[name, *(_accuracy((s.get(key) or {}).get(name)) for s in summaries)] for name in names]
-        parts += [f"## Accuracy per {title}", "", table([title, *labels], rows), ""]
+        parts += [f"## Accuracy per {title}", "", ACCURACY_NOTE, "", table([title, *labels], rows), ""]
     if plot:
         parts.append(f"![{plot}]({plot})")
     return "\n".join(parts).rstrip() + "\n"
@@ -183,6 +188,17 @@ def render_compare(labels: Sequence[str], summaries: Sequence[Mapping[str, Any]]
 def _accuracy(group: Mapping[str, Any] | None) -> float | None:
     accuracy = (group or {}).get("accuracy")
     return accuracy.get("value") if isinstance(accuracy, Mapping) else None
+
+
+def _delta(first: float, last: float) -> str:
+    """The signed change between two runs: whole numbers stay whole.
+
+    >>> _delta(47, 50), _delta(0.25, 0.5)
+    ('+3', '+0.250')
+    """
+    if isinstance(first, int) and isinstance(last, int):
+        return f"{last - first:+d}"
+    return f"{last - first:+.3f}"
 
 
 def _compare_rows(measures: Sequence[Mapping[str, float | None]]) -> list[list[object]]:
@@ -197,6 +213,6 @@ def _compare_rows(measures: Sequence[Mapping[str, float | None]]) -> list[list[o
         row: list[object] = [label, *values]
         if len(values) > 1:
             first, last = values[0], values[-1]
-            row.append(None if first is None or last is None else f"{last - first:+.3f}")
+            row.append(None if first is None or last is None else _delta(first, last))
         rows.append(row)
     return rows
