@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--hub", help="read a datasets.load_dataset name instead (e.g. hotpot_qa)")
     source.add_argument("--hub-config", help="its configuration (e.g. distractor)")
     source.add_argument("--hub-split", default="train", help="its split (default: train)")
+    source.add_argument("--hub-data-files", help="data files for a packaged builder (--hub json)")
     source.add_argument("--output", required=True, help=".jsonl, .parquet, or a directory (datasets)")
     source.add_argument("--output-format", choices=("jsonl", "parquet", "dataset"))
     source.add_argument("--on-error", choices=("skip", "stop"), default="skip",
@@ -123,7 +124,8 @@ def run_build(args: argparse.Namespace) -> int:
         limit=args.limit, on_error=args.on_error)
     if args.hub:
         records: Any = ((f"{args.hub}[{number}]", record) for number, record in
-                        iter_hub_records(args.hub, args.hub_config, args.hub_split))
+                        iter_hub_records(args.hub, args.hub_config, args.hub_split,
+                                                         args.hub_data_files))
     else:
         records = file_records(args.input)
     if options.exercises.language_rate and options.exercises.translator is None and not args.no_exercises:

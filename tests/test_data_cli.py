@@ -63,6 +63,15 @@ def test_malformed_records_are_named_and_skipped_or_stop(tmp_path: Path, capsys:
     assert not stopped.exists() and not list(tmp_path.glob("*.partial"))
 
 
+def test_build_through_datasets_load_dataset(tmp_path: Path) -> None:
+    hub_layout = Path(__file__).parent / "fixtures" / "hotpotqa_hf_layout.jsonl"
+    assert main(["build", "--hub", "json", "--hub-data-files", str(hub_layout), "--no-exercises",
+                 "--output", str(tmp_path / "hub.jsonl")]) == 0
+    assert main(["build", "--input", str(hub_layout), "--no-exercises",
+                 "--output", str(tmp_path / "file.jsonl")]) == 0
+    assert (tmp_path / "hub.jsonl").read_bytes() == (tmp_path / "file.jsonl").read_bytes()
+
+
 def test_argument_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["build", "--output", str(tmp_path / "x.jsonl")]) == 2
     assert main(["build", "--input", str(tmp_path / "missing.json"), "--output", str(tmp_path / "x.jsonl")]) == 2
