@@ -167,8 +167,11 @@ class CritiqueLoop:
     def _start(self, line: int, row: Mapping[str, Any]) -> ExampleResult:
         language = expected_language(row)[0]
         row_id = row.get("id")
+        prompt = row.get("prompt")
+        if not isinstance(prompt, str):
+            prompt = build_prompt(str(row.get("query", "")), source_texts(row.get("sources")))
         return ExampleResult(line=line, id=str(row_id) if row_id is not None else f"line-{line}",
-                             prompt=row["prompt"], language=language,
+                             prompt=prompt, language=language,
                              initial=row_completion(row) if row.get("completion") is not None else "")
 
     def _generate_missing(self, results: list[ExampleResult], rows: list[Mapping[str, Any]]) -> None:
@@ -180,7 +183,7 @@ class CritiqueLoop:
             for i in missing:
                 results[i].error = "row has no completion and no policy model is configured"
             return
-        for i, text in zip(missing, self.policy.generate_many([rows[i]["prompt"] for i in missing])):
+        for i, text in zip(missing, self.policy.generate_many([results[i].prompt for i in missing])):
             if isinstance(text, BackendError):
                 results[i].error = f"policy generation failed: {type(text).__name__}: {text}"
             else:
