@@ -104,8 +104,8 @@ def normalise(text: str) -> NormalisedText:
     >>> n.text, n.original_span(4, 9)
     ('the a5117 - a road', (5, 10))
     """
-    start = len(text) - len(text.lstrip())
     stop = len(text.rstrip())
+    start = min(len(text) - len(text.lstrip()), stop)
     if text.isascii() and text.isprintable() and "  " not in text:
         return NormalisedText(text, text[start:stop].lower(), range(start, stop + 1))
     builder = _Builder(text)
@@ -116,6 +116,26 @@ def normalise(text: str) -> NormalisedText:
         cursor = match.end()
     builder.plain(cursor, stop)
     return builder.result()
+
+
+def _char_offsets(piece: str, start: int, folded: str) -> list[int]:
+    """Offsets of ``folded`` (the normalised ``piece``) character by character when folding
+    each character alone gives the same text; otherwise every character points at ``start``.
+
+    >>> _char_offsets("\u00e9\ufb01", 10, "\u00e9fi")
+    [10, 11, 11]
+    """
+    chars: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(piece):
+        one = " " if char.isspace() else _fold_piece(char)
+        if one == " " and chars and chars[-1] == " ":
+            continue
+        chars.extend(one)
+        offsets.extend([start + index] * len(one))
+    if folded.startswith(" ") is not (chars[:1] == [" "]):
+        chars, offsets = chars[1:], offsets[1:]
+    return offsets if "".join(chars) == folded else [start] * len(folded)
 
 
 class _Builder:
@@ -150,7 +170,7 @@ class _Builder:
         if len(folded) == end - start:
             self.offsets.extend(range(start, end))
         else:
-            self.offsets.extend([start] * len(folded))
+            self.offsets.extend(_char_offsets(piece, start, folded))
         self.last_space, self.kept_end = folded.endswith(" "), end
 
     def _unemit_last(self) -> None:
