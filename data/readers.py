@@ -138,6 +138,16 @@ def _row(record_id: str, query: str, sources: list[dict[str, Any]], meta: dict[s
             "answerable": answerable, "meta": meta}
 
 
+def _dataset_row(record: Mapping[str, Any], layout: str, sources: list[dict[str, Any]],
+                 meta: dict[str, Any], supporting_ids: list[int], answerable: bool) -> dict[str, Any]:
+    """The row of a multi-hop QA record: question, answer and aliases read from the record."""
+    answer = record.get("answer")
+    return _row(meta["id"], str(_required(record, "question", layout)), sources, meta,
+                answer=str(answer) if answer is not None else None,
+                aliases=[str(a) for a in record.get("answer_aliases") or []],
+                supporting_ids=supporting_ids, answerable=answerable)
+
+
 def _required(record: Mapping[str, Any], key: str, layout: str) -> Any:
     if key not in record:
         raise RecordError(f"{layout} record: missing key {key!r}")
@@ -192,11 +202,7 @@ def hotpotqa_row(record: Mapping[str, Any], dataset: str = "hotpotqa") -> dict[s
         if sentence[1] and sentence not in meta["supporting_sentences"]:
             meta["supporting_sentences"].append(sentence)
     sources = [_source("".join(sentences[t]).strip(), t) for t in titles]
-    answer = record.get("answer")
-    return _row(record_id, str(_required(record, "question", layout)), sources, meta,
-                answer=str(answer) if answer is not None else None,
-                aliases=[str(a) for a in record.get("answer_aliases") or []],
-                supporting_ids=supporting_ids, answerable=True)
+    return _dataset_row(record, layout, sources, meta, supporting_ids, answerable=True)
 
 
 def twowiki_row(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -255,11 +261,7 @@ def musique_row(record: Mapping[str, Any]) -> dict[str, Any]:
         sentence = _evidence_sentence(sources[source_id - 1]["text"], str(step.get("answer") or ""))
         if sentence and [source_id, sentence] not in meta["supporting_sentences"]:
             meta["supporting_sentences"].append([source_id, sentence])
-    answer = record.get("answer")
-    return _row(record_id, str(_required(record, "question", layout)), sources, meta,
-                answer=str(answer) if answer is not None else None,
-                aliases=[str(a) for a in record.get("answer_aliases") or []],
-                supporting_ids=supporting_ids, answerable=answerable)
+    return _dataset_row(record, layout, sources, meta, supporting_ids, answerable)
 
 
 def rag_row(record: Mapping[str, Any]) -> dict[str, Any]:
