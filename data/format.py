@@ -374,7 +374,8 @@ def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = Non
             source_id=source_id, raw_id=raw_id, quote=quote,
             span=(tag.start() + offset, tag_end + offset),
             quote_span=(tag.end() + offset, quote_end + offset),
-            claim=_claim(answer, claim_start, tag.start()), closed=close is not None,
+            claim=_claim(answer, claim_start, tag.start(), citations[-1].claim if citations else ""),
+            closed=close is not None,
         ))
     return citations
 
@@ -391,22 +392,18 @@ def _ref_id(tag: str, errors: list[str]) -> tuple[str, int | None]:
     return raw_id, int(raw_id)
 
 
-def _claim(answer: str, start: int, ref_start: int) -> str:
-    """The text before a ref back to the previous sentence end or ref, refs removed."""
+def _claim(answer: str, start: int, ref_start: int, previous_claim: str) -> str:
+    """The text before a ref back to the previous sentence end or ref, refs removed.
+
+    Back-to-back refs share the claim of the ref just before (linear time: no re-scan).
+    """
     window = strip_refs(answer[start:ref_start])
     if not window.strip():
-        return _previous_claim(answer, start)
+        return previous_claim
     ends = list(_SENTENCE_END.finditer(window.rstrip()))
     if ends:
         window = window[ends[-1].end():]
     return window.strip()
-
-
-def _previous_claim(answer: str, ref_start: int) -> str:
-    """For back-to-back refs: the claim of the ref group just before."""
-    head = strip_refs(answer[:ref_start]).rstrip()
-    ends = list(_SENTENCE_END.finditer(head))
-    return (head[ends[-1].end():] if ends else head).strip()
 
 
 def strip_refs(text: str, keep_quotes: bool = False) -> str:
