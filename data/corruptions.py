@@ -231,6 +231,24 @@ def duplicated_quote(completion: str, row: Mapping[str, Any], rng: random.Random
     return completion[:end] + completion[first.span[0]:end] + completion[end:]
 
 
+_TYPOGRAPHY = str.maketrans({"'": "\u2019", "-": "\u2013", '"': "\u201c"})
+
+
+def retypeset_quotes(completion: str, row: Mapping[str, Any], rng: random.Random) -> str | None:
+    """NOT a corruption: every quote kept but retypeset (curly quotes, en dashes, doubled
+    spaces, first letter's case flipped), as a model may copy it. Must still count as exact.
+
+    >>> out = retypeset_quotes('E<|language_end|><|answer_start|>X<ref name="1">A well-known road.</ref>'
+    ...                        '<|answer_end|>', {}, random.Random(0))
+    >>> parse_completion(out).citations[0].quote == "a  well\u2013known road."
+    True
+    """
+    def retypeset(citation: Citation) -> tuple[Any, str]:
+        quote = citation.quote.strip().translate(_TYPOGRAPHY).replace(" ", "  ", 1)
+        return citation.raw_id, quote[:1].swapcase() + quote[1:]
+    return _rewrite_all(completion, retypeset)
+
+
 BAD_QUOTES: dict[str, Corruption] = {
     "fabricated": fabricated_quotes,
     "wrong_source": wrong_source_ids,
@@ -323,9 +341,10 @@ def citation_cases(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str
     """Honest and corrupted ``(completion, row)`` pairs by category, from rows with evidence.
 
     Honest: ``honest_trivial``, ``honest_full``, ``honest_elided`` (rows where a quote was
-    shortened), ``honest_long`` (a supporting sentence of 30+ words quoted whole). Corrupted:
-    every :data:`CORRUPTIONS` name applied to the Trivial target, plus ``padded_<kind>`` for
-    each of :data:`PADDED_KINDS` (one bad quote among honest ones). Rows a corruption does not
+    shortened), ``honest_long`` (a supporting sentence of 30+ words quoted whole),
+    ``honest_typography`` (:func:`retypeset_quotes`). Corrupted: every :data:`CORRUPTIONS`
+    name but ``honest_padding`` applied to the Trivial target, plus ``padded_<kind>`` for each
+    of :data:`PADDED_KINDS` (one bad quote among honest ones). Rows a corruption does not
     apply to are left out of that category.
 
     >>> row = {"query": "Who sang?", "sources": ["Ann sang all day long. Bob slept. Cy ate."],
@@ -352,8 +371,10 @@ def citation_cases(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> dict[str
         add("honest_elided", elided if elided != honest else None, row)
         long_enough = any(len(sentence.split()) >= 30 for _, sentence in supporting_evidence(row))
         add("honest_long", honest if long_enough else None, row)
+        add("honest_typography", retypeset_quotes(honest, row, random.Random(seed + number)), row)
         for kind in CORRUPTIONS:
-            add(kind, corrupt(honest, row, kind, seed + number), row)
+            if kind != "honest_padding":
+                add(kind, corrupt(honest, row, kind, seed + number), row)
         for kind in PADDED_KINDS:
             rng = random.Random(f"padded_{kind}:{seed + number}")
             add(f"padded_{kind}", honest_padding(honest, row, rng, bad=kind), row)
