@@ -1,0 +1,137 @@
+"""``pleias-rl critique`` end to end: outputs, report, kill -9 and resume, DPO-ready preferences."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from critics.cli import main
+from critics.output import LEDGER, OUTPUT_FILES
+from data.corruptions import citation_cases
+
+CATEGORIES = ("honest_trivial", "fabricated", "wrong_source", "changed_digit", "paraphrase",
+              "tiny_fragments", "query_copy", "source_dump", "duplicate", "out_of_order")
+
+
+@pytest.fixture(scope="module")
+def input_file(hotpot_rows, tmp_path_factory) -> Path:
+    """Honest and corrupted completions of the shipped sample, one bad line, one row without completion."""
+    cases = citation_cases(hotpot_rows[:30])
+    path = tmp_path_factory.mktemp("critique") / "input.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        for category in CATEGORIES:
+            for completion, row in cases[category]:
+                handle.write(json.dumps({**row, "id": f"{row['id']}-{category}", "completion": completion}) + "\n")
+        handle.write("{not json\n")
+        handle.write(json.dumps({"id": "no-completion", "query": "Who?", "sources": ["Ann."]}) + "\n")
+    return path
+
+
+def run_cli(input_file: Path, out_dir: Path, *extra: str) -> int:
+    return main([str(input_file), "--out-dir", str(out_dir), "--no-progress", *extra])
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def reference(input_file, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference")
+    assert run_cli(input_file, out, "--sync", "batch") == 1  # the bad line and the row without completion
+    return out
+
+
+def test_outputs_follow_the_contract(reference, input_file):
+    total = sum(1 for line in input_file.read_text().splitlines()) - 2
+    ledger = rows(reference / LEDGER)
+    assert len(ledger) == total
+    sft, preferences, failures = (rows(reference / name) for name in OUTPUT_FILES)
+    assert all(set(row) == {"id", "prompt", "completion"} for row in sft)
+    assert all(set(row) == {"id", "prompt", "chosen", "rejected"} for row in preferences)
+    assert all({"id", "round", "kind", "critic", "detail"} <= set(row) for row in failures)
+    honest = sum(1 for entry in ledger if entry["id"].endswith("honest_trivial"))
+    assert sum(entry["initially_passed"] for entry in ledger) == honest
+    assert len(sft) == len(preferences) == sum(entry["accepted"] and not entry["initially_passed"] for entry in ledger)
+    assert len({row["id"] for row in sft}) == len(sft)
+    kinds = {row["kind"] for row in failures}
+    assert {"misquote", "wrong_source", "number_changed", "query_quote", "quote_shape"} <= kinds
+    assert all(pref["chosen"] != pref["rejected"] for pref in preferences)
+
+
+def test_report_has_tallies_rates_rewards_and_chart(reference):
+    report = (reference / "report.md").read_text()
+    for heading in ("## Failures by kind", "## Failures by language", "## Failures by round",
+                    "## Reward means before and after", "Acceptance rate", "report.png"):
+        assert heading in report
+    citation_line = next(line for line in report.splitlines() if line.startswith("| citation |"))
+    before, after = (float(cell) for cell in citation_line.split("|")[2:4])
+    assert before < 0.5 and after > 0.95
+    assert (reference / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_on_a_finished_dir_adds_nothing(reference, input_file):
+    before = {name: (reference / name).read_bytes() for name in (*OUTPUT_FILES, LEDGER)}
+    assert run_cli(input_file, reference) == 1
+    assert {name: (reference / name).read_bytes() for name in (*OUTPUT_FILES, LEDGER)} == before
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(reference, input_file, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "pleias_rl.cli", "critique", str(input_file), "--out-dir", str(out),
+               "--no-progress", "--batch-size", "1", "--sync", "example"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        ledger = out / LEDGER
+        if ledger.exists() and ledger.read_text().count("\n") >= 15:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    done = (out / LEDGER).read_text().count("\n")
+    assert 15 <= done < len(rows(reference / LEDGER))
+    for name in ("sft.jsonl", LEDGER):  # a torn write, as a crash inside write() leaves it
+        with open(out / name, "a", encoding="utf-8") as handle:
+            handle.write('{"id": "torn", "prom')
+    assert run_cli(input_file, out) == 1
+    for name in (*OUTPUT_FILES, LEDGER):
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_preferences_load_as_dpo_dataset(reference):
+    from datasets import load_dataset
+
+    dataset = load_dataset("json", data_files=str(reference / "preferences.jsonl"), split="train")
+    assert {"prompt", "chosen", "rejected"} <= set(dataset.column_names)
+    assert dataset.num_rows == len(rows(reference / "preferences.jsonl")) > 0
+    first = dataset[0]
+    assert first["prompt"].endswith("<|language_start|>\n")
+    assert first["chosen"].endswith("<|end_of_text|>")
+
+
+def test_bad_config_and_missing_llm_are_clear_errors(input_file, tmp_path, capsys):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("critics: [rules]\nmax_round: 2\n")
+    assert main([str(input_file), "--out-dir", str(tmp_path / "o"), "--config", str(recipe)]) == 2
+    assert "unknown key(s) ['max_round']" in capsys.readouterr().err
+    assert main([str(input_file), "--out-dir", str(tmp_path / "o"), "--critics", "rules,llm"]) == 2
+    assert "critic 'llm' needs an LLM backend" in capsys.readouterr().err
+
+
+def test_unreachable_llm_fails_fast(input_file, tmp_path, capsys):
+    started = time.monotonic()
+    code = main([str(input_file), "--out-dir", str(tmp_path / "o"), "--llm-url", "http://127.0.0.1:9/v1",
+                 "--llm-timeout", "2", "--no-progress"])
+    assert code == 3 and time.monotonic() - started < 10
+    assert "backend unavailable" in capsys.readouterr().err
+    assert not (tmp_path / "o" / LEDGER).exists()
