@@ -31,6 +31,9 @@ MAX_SW_SOURCE_WORDS = 2000
 
 _ELISION = re.compile("|".join(re.escape(marker)
                                for marker in sorted(ELISION_MARKERS, key=len, reverse=True)))
+NUMBER_SLACK = 5.0
+"""Number window slack, as a share of the quote length per unit of dissimilarity (capped at 1)."""
+_WRAPPING_QUOTES = "\"\u201c\u201d\u201e\u201f\u00ab\u00bb"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -85,10 +88,15 @@ class Alignment(NamedTuple):
 def split_fragments(quote: str) -> list[str]:
     """Split a quote at elision markers; fragments that normalise to nothing are dropped.
 
+    Double quotation marks wrapping a fragment are removed (a quote put "in quotes").
+
     >>> split_fragments("The road (…) runs [...] to Helsby…")
     ['The road', 'runs', 'to Helsby']
+    >>> split_fragments("\u201cIt runs.\u201d")
+    ['It runs.']
     """
-    return [piece.strip() for piece in _ELISION.split(quote) if fold(piece)]
+    pieces = (piece.strip().strip(_WRAPPING_QUOTES).strip() for piece in _ELISION.split(quote))
+    return [piece for piece in pieces if fold(piece)]
 
 
 def align_quote(quote: str, source: str) -> Alignment:
@@ -179,15 +187,17 @@ def _number_mismatches(fragments: list[Fragment], windows: list[tuple[int, int]]
     """Numbers of the quote absent from the aligned window (or cut by an exact match).
 
     The quote's numbers must occur in the window, whole and in the same order (``1945-1945``
-    is not ``1945-1949``). A fuzzy window is widened to whole words plus a slack of twice the
-    characters the alignment lost, so a reworded quote may move a number a little, never far.
+    is not ``1945-1949``). A fuzzy window is widened to whole words plus a slack that grows
+    with the dissimilarity (:data:`NUMBER_SLACK`): a near-literal quote must keep its numbers
+    in place, a reworded one may take a number from a little further away.
     """
     if exact:
         return tuple(source.text[w[0]:w[1]] for w in windows if _cuts_number(source.text, w))
     quoted = [number for fragment in fragments for number in _NUMBER.findall(fold(fragment.text))]
     if not quoted:
         return ()
-    slack = int(2 * (1 - score) * sum(len(fold(fragment.text)) for fragment in fragments))
+    looseness = min(1.0, NUMBER_SLACK * (1 - score))
+    slack = int(looseness * sum(len(fold(fragment.text)) for fragment in fragments))
     start = word_start(source.text, max(0, min(w[0] for w in windows) - slack))
     end = word_end(source.text, max(w[1] for w in windows) + slack)
     available = iter(_NUMBER.findall(source.text[start:end]))
