@@ -1,0 +1,99 @@
+"""rewards.registry: names, specs, the gated weighted combination, pickling and threads."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from data.format import format_ref, render_completion
+from rewards import REGISTRY as EXPORTED
+from rewards.base import Reward
+from rewards.registry import (
+    DEFAULT_GATES, REGISTRY, WeightedReward, build_rewards, get_reward, parse_spec,
+)
+
+SOURCES = ["Helsby is a village in Cheshire, England.", "Shotwick is a hamlet near Chester."]
+
+
+def output(answer: str, **overrides) -> str:
+    values = dict(language="English", query_analysis="A lookup.", query_report="Trivial", answer=answer)
+    values.update(overrides)
+    return render_completion(**values)
+
+
+GOOD = output("The village is Helsby" + format_ref(1, "Helsby is a village in Cheshire") + ".")
+
+
+def test_every_contract_name_is_registered():
+    assert list(REGISTRY) == ["citation", "format", "language", "answer", "source_f1", "refusal"]
+    assert EXPORTED is REGISTRY
+    for name in REGISTRY:
+        reward = get_reward(name)
+        assert isinstance(reward, Reward) and reward.__name__ == name
+
+
+def test_get_reward_passes_tokenizer_and_options():
+    reward = get_reward("format", tokenizer="tok", note=1)
+    assert reward.tokenizer == "tok" and reward.options == {"note": 1}
+    with pytest.raises(KeyError, match="unknown reward 'accuracy'"):
+        get_reward("accuracy")
+
+
+@pytest.mark.parametrize("spec", [
+    "format, answer",
+    ["format", "answer"],
+    [{"name": "format"}, {"name": "answer", "weight": 1}],
+    {"format": 1.0, "answer": {"weight": 1.0}},
+])
+def test_spec_shapes(spec):
+    rewards, weights = build_rewards(spec)
+    assert [r.__name__ for r in rewards] == ["format", "answer"] and weights == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ([{"weight": 1}], "needs a 'name'"),
+    ({"format": -1}, "weight must be a number >= 0"),
+    ([{"name": "format", "options": [1]}], "options must be a mapping"),
+    (42, "reward spec must be"),
+])
+def test_bad_specs_name_the_problem(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_spec(spec)
+
+
+def test_weighted_mean_skips_not_applicable_components():
+    weighted = WeightedReward({"format": 1.0, "answer": 3.0})
+    assert weighted(completions=[GOOD, GOOD], answer=["Helsby", None]) == [1.0, 1.0]
+    assert weighted(completions=[GOOD], answer=["Chester"]) == [0.25]
+    assert WeightedReward(["answer"])(completions=[GOOD], answer=[None]) == [None]
+
+
+def test_citation_is_gated_on_format():
+    weighted = WeightedReward({"citation": 1.0, "format": 1.0})
+    row = {"sources": SOURCES, "query": "Which village?"}
+    clean, diagnostics = weighted.explain(GOOD, row)
+    assert clean == 1.0 and diagnostics["gated"] == []
+    # Same honest quote, but the structure is broken (no language line, no sections: format < 0.5).
+    broken = "<|answer_start|>The village is Helsby" + format_ref(1, "Helsby is a village in Cheshire") + "."
+    score, diagnostics = weighted.explain(broken, row)
+    assert diagnostics["components"]["citation"] == 1.0
+    assert diagnostics["gated"] == ["citation"]
+    assert score == pytest.approx(diagnostics["components"]["format"] / 2, abs=1e-6)
+    ungated = WeightedReward({"citation": 1.0, "format": 1.0}, gates={}).explain(broken, row)[0]
+    assert ungated > score
+    assert DEFAULT_GATES["citation"] == {"format": 0.5}
+
+
+def test_rewards_pickle_and_run_from_threads():
+    rewards = [get_reward(name) for name in REGISTRY] + [WeightedReward()]
+    restored = pickle.loads(pickle.dumps(rewards))
+    kwargs = dict(prompts=["p"] * 4, completions=[GOOD, "junk", GOOD, ""],
+                  completion_ids=[[1, 2]] * 4, sources=[SOURCES] * 4, query=["Which village?"] * 4,
+                  answer=["Helsby"] * 4, supporting_ids=[[1]] * 4, answerable=[True] * 4,
+                  trainer_state=object(), log_extra=lambda *a: None, log_metric=lambda *a: None)
+    expected = [reward(**kwargs) for reward in rewards]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda reward: reward(**kwargs), restored * 3))
+    assert results == expected * 3
