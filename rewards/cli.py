@@ -54,14 +54,14 @@ def summary_table(summaries: Mapping[str, RewardSummary], rows: int, skipped: in
     >>> print(summary_table({"format": s}, rows=1, skipped=0))
     reward       scored   n/a    mean     min     max
     format            1     0   0.250   0.250   0.250
-    1 rows scored, 0 malformed lines skipped
+    1 rows written, 0 malformed lines skipped
     """
     header = f"{'reward':<10} {'scored':>8} {'n/a':>5} {'mean':>7} {'min':>7} {'max':>7}"
     lines = [header]
     for name, summary in summaries.items():
         scored, missing, mean, low, high = summary.row()
         lines.append(f"{name:<10} {scored:>8} {missing:>5} {mean:>7} {low:>7} {high:>7}")
-    lines.append(f"{rows} rows scored, {skipped} malformed lines skipped")
+    lines.append(f"{rows} rows written, {skipped} malformed lines skipped")
     return "\n".join(lines)
 
 
@@ -130,7 +130,7 @@ def score_file(path: str, out: TextIO, rewards: Sequence[Reward],
                errors: TextIO) -> tuple[dict[str, RewardSummary], int, int]:
     """Score every row of ``path`` into ``out``; report bad lines on ``errors``.
 
-    Returns the summaries, the number of rows scored and of lines skipped.
+    Returns the summaries, the number of rows written and of lines skipped.
     """
     summaries = {reward.name: RewardSummary() for reward in rewards}
     scored = skipped = 0
