@@ -1,0 +1,56 @@
+"""The decode trap: TRL decodes with ``skip_special_tokens=True`` and the Pleias structure vanishes.
+
+With the tiny tokenizer (the 19 Pleias tokens and EOS are SPECIAL tokens, as in the real
+models), the text TRL hands to reward functions has lost every section marker, so the format
+reward is about 0.05 (no answer, no sections) for a perfect output. Passing ``completion_ids`` and giving the reward the
+tokenizer re-decodes with special tokens kept and restores the clean score.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from data.format import SPECIAL_TOKENS, format_ref, render_completion
+from rewards.registry import get_reward
+
+SOURCES = ["Helsby is a village in Cheshire, England.", "Shotwick is a hamlet."]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    from rl.tiny import build_tiny_tokenizer
+
+    return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny_tokenizer"))
+
+
+@pytest.fixture(scope="module")
+def completion():
+    return render_completion(
+        language="English", query_analysis="A lookup.", query_report="Trivial",
+        answer="The village is Helsby" + format_ref(1, "Helsby is a village in Cheshire") + ".")
+
+
+def test_pleias_tokens_are_special(tokenizer):
+    assert set(SPECIAL_TOKENS) <= set(tokenizer.all_special_tokens)
+    ids = tokenizer("<|answer_start|>x<|answer_end|>", add_special_tokens=False)["input_ids"]
+    assert ids[0] == tokenizer.convert_tokens_to_ids("<|answer_start|>")
+
+
+def test_trl_style_decode_loses_the_structure(tokenizer, completion):
+    ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    trl_text = tokenizer.decode(ids, skip_special_tokens=True)
+    assert "<|answer_start|>" not in trl_text and "<|source_id|>" not in trl_text
+    assert get_reward("format")(completions=[trl_text]) == [pytest.approx(0.04841)]  # no structure left
+
+
+@pytest.mark.parametrize("name", ["format", "citation", "answer"])
+def test_reward_with_tokenizer_recovers_the_clean_score(tokenizer, completion, name):
+    ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    trl_text = tokenizer.decode(ids, skip_special_tokens=True)
+    columns = dict(sources=[SOURCES], query=["Which village?"], answer=["Helsby"])
+    expected = get_reward(name)(completions=[completion], **columns)
+    trapped = get_reward(name)(completions=[trl_text], **columns)
+    fixed = get_reward(name, tokenizer=tokenizer)(completions=[trl_text], completion_ids=[ids], **columns)
+    assert fixed == expected
+    assert expected[0] >= 0.95
+    assert trapped[0] <= 0.05
