@@ -135,3 +135,23 @@ def test_unreachable_llm_fails_fast(input_file, tmp_path, capsys):
     assert code == 3 and time.monotonic() - started < 10
     assert "backend unavailable" in capsys.readouterr().err
     assert not (tmp_path / "o" / LEDGER).exists()
+
+
+@pytest.mark.slow
+def test_dpo_trainer_trains_on_preferences_unchanged(reference, tmp_path):
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    from llm_server import TINY_MODEL_DIR
+    from rl.tiny import build_tiny_model
+
+    path = build_tiny_model(TINY_MODEL_DIR)
+    dataset = load_dataset("json", data_files=str(reference / "preferences.jsonl"), split="train").select(range(2))
+    config = DPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, report_to=[],
+                       use_cpu=True, bf16=False, gradient_checkpointing=False, max_length=4096,
+                       save_strategy="no", logging_steps=1)
+    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(path), args=config, train_dataset=dataset,
+                         processing_class=AutoTokenizer.from_pretrained(path))
+    loss = trainer.train().training_loss
+    assert abs(loss - 0.6931) < 0.01  # ln 2: policy == reference at the first step
