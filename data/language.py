@@ -8,7 +8,10 @@ neutral ``None`` rather than a coin flip.
 
 from __future__ import annotations
 
+import re
 import threading
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from data.format import SPECIAL_TOKENS, strip_refs
@@ -23,6 +26,7 @@ MIN_LETTERS = 12
 MAX_CHARS = 5000
 """Only the first characters of a long text are classified (bounded time)."""
 
+_LETTER = re.compile(r"[^\W\d_]")
 _NAMES_TO_ISO: dict[str, str] = {name.lower(): code for code, name in ISO_LANGUAGES.items()}
 _LOCK = threading.Lock()
 _IDENTIFIER: list[Any] = []
@@ -93,8 +97,14 @@ def detect_language(text: object) -> tuple[str | None, float]:
     """
     if not isinstance(text, str):
         return None, 0.0
-    words = prose(text[: 4 * MAX_CHARS])[:MAX_CHARS]
-    if sum(char.isalpha() for char in words) < MIN_LETTERS:
+    return _detect(text[: 4 * MAX_CHARS])
+
+
+@lru_cache(maxsize=4096)
+def _detect(text: str) -> tuple[str | None, float]:
+    """Cached detection: a GRPO group repeats one query for every completion."""
+    words = prose(text)[:MAX_CHARS]
+    if sum(1 for _ in islice(_LETTER.finditer(words), MIN_LETTERS)) < MIN_LETTERS:
         return None, 0.0
     code, confidence = _identifier().classify(words)
     return str(code), float(confidence)
