@@ -167,10 +167,7 @@ class _Builder:
         if not folded:
             return
         self.pieces.append(folded)
-        if len(folded) == end - start:
-            self.offsets.extend(range(start, end))
-        else:
-            self.offsets.extend(_char_offsets(piece, start, folded))
+        self.offsets.extend(_char_offsets(piece, start, folded))
         self.last_space, self.kept_end = folded.endswith(" "), end
 
     def _unemit_last(self) -> None:
