@@ -131,6 +131,15 @@ def score_file(path: str, out: TextIO, rewards: Sequence[Reward],
     """Score every row of ``path`` into ``out``; report bad lines on ``errors``.
 
     Returns the summaries, the number of rows written and of lines skipped.
+
+    >>> import io, tempfile
+    >>> from rewards.registry import get_reward
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+    ...     _ = f.write('{"query": "q", "sources": ["s"], "completion": "x"}\\n[1]\\n')
+    >>> out, errors = io.StringIO(), io.StringIO()
+    >>> summaries, written, skipped = score_file(f.name, out, [get_reward("format")], errors)
+    >>> written, skipped, errors.getvalue().endswith(":2: not a JSON object\\n")
+    (1, 1, True)
     """
     summaries = {reward.name: RewardSummary() for reward in rewards}
     scored = skipped = 0
@@ -149,7 +158,11 @@ def score_file(path: str, out: TextIO, rewards: Sequence[Reward],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``pleias-rl score``; 0 on success, 1 if any line was skipped, 2 on usage errors."""
+    """Run ``pleias-rl score``; 0 on success, 1 if any line was skipped, 2 on usage errors.
+
+    >>> main(["no/such/file.jsonl", "--rewards", "format"])
+    2
+    """
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         rewards, _ = build_rewards(args.rewards)
