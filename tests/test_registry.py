@@ -97,3 +97,20 @@ def test_rewards_pickle_and_run_from_threads():
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda reward: reward(**kwargs), restored * 3))
     assert results == expected * 3
+
+
+def test_specs_from_yaml():
+    yaml = pytest.importorskip("yaml")
+    recipe = yaml.safe_load("""
+rewards:
+  - name: citation
+    weight: 2.0
+  - name: format
+  - {name: language, weight: 0.5}
+gates:
+  citation: {format: 0.8}
+""")
+    weighted = WeightedReward(recipe["rewards"], gates=recipe["gates"])
+    assert [c.__name__ for c in weighted.components] == ["citation", "format", "language"]
+    assert weighted.weights == [2.0, 1.0, 0.5] and weighted.gates == {"citation": {"format": 0.8}}
+    assert pickle.loads(pickle.dumps(weighted)).weights == [2.0, 1.0, 0.5]
