@@ -195,17 +195,26 @@ class SourceF1Reward(Reward):
 
 
 def is_refusal(parsed: ParsedCompletion) -> bool:
-    """True when the output declines: refusal report labels, or a clear refusal in the answer.
+    """True when the output declines: refusal report labels, or a clear refusal in the answer
+    (anywhere in an answer without refs; in the first sentence of an answer with refs, so an
+    answer that merely notes a missing detail is not a refusal).
 
     >>> is_refusal(parse_cached("E<|language_end|><|answer_start|>The sources do not mention it.<|answer_end|>"))
     True
     >>> is_refusal(parse_cached("E<|language_end|><|answer_start|>It is Helsby.<|answer_end|>"))
     False
+    >>> is_refusal(parse_cached('E<|language_end|><|answer_start|>It is Helsby<ref name="1">q</ref>. '
+    ...                         'The sources do not mention its size.<|answer_end|>'))
+    False
     """
     if parsed.is_refusal:
         return True
     answer = answer_prose(parsed)
-    return bool(answer) and _REFUSAL.search(answer[:2000]) is not None
+    if not answer:
+        return False
+    first_sentence = _SENTENCES.split(answer[:2000], maxsplit=1)[0]
+    where = answer[:2000] if not parsed.citations else first_sentence
+    return _REFUSAL.search(where) is not None
 
 
 class RefusalReward(Reward):
