@@ -63,6 +63,7 @@ _ERROR_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^unexpected token", "unexpected_token"),
     ))
 
+_CANONICAL_REF = re.compile(r'<ref name="(?:<\|source_id\|>)?\d{1,9}">')
 _NGRAM = 4
 _MIN_NGRAMS = 16
 _MAX_REPEATED_NGRAMS = 0.4
@@ -125,6 +126,10 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
      {'kind': 'missing_section', 'detail': 'missing section draft'}]
     """
     violations = [{"kind": violation_kind(error), "detail": error} for error in parsed.errors]
+    for citation in parsed.citations:
+        tag = parsed.text[citation.span[0]:citation.quote_span[0]]
+        if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
+            violations.append({"kind": "malformed_ref", "detail": f"non-canonical ref tag {tag[:60]!r}"})
     for section in parsed.sections:
         content = strip_refs(section.content) if section.name == "answer" else section.content
         problem = repetition_problem(content)

@@ -48,6 +48,7 @@ VIOLATIONS = [
     ("ref outside the answer", full(), full(draft="Helsby" + format_ref(2, "Helsby")), "ref_outside_answer"),
     ("unclosed ref", trivial(), trivial(answer='Helsby<ref name="1">the village.'), "malformed_ref"),
     ("non-numeric ref id", trivial(), trivial(answer='Helsby<ref name="x">the village</ref>.'), "malformed_ref"),
+    ("unquoted ref id", trivial(), trivial(answer='Helsby<ref name=1>the village</ref>.'), "malformed_ref"),
     ("huge ref id", trivial(), trivial(answer='Helsby<ref name="99999999999">the village</ref>.'), "malformed_ref"),
     ("unknown token", trivial(), trivial().replace("<|answer_start|>", "<|thinking|><|answer_start|>"),
      "unexpected_token"),
