@@ -105,21 +105,21 @@ def main() -> int:
     sentences = load_sentences()
     language_reward(completions=["warm-up"], query=["Warm up the language identifier."])
     rows = []
+    cases = sum(1 for _ in decision_cases(sentences))
     for label, decide in (("language reward", reward_decides_match),
                           ("baseline (unrestricted, refs kept)", baseline_decides_match)):
         start = time.perf_counter()
         accuracy = accuracy_by_language(decide, sentences)
-        elapsed = time.perf_counter() - start
-        cases = sum(1 for _ in decision_cases(sentences))
-        rows.append((label, accuracy, elapsed / cases * 1e6))
+        rows.append((label, accuracy, (time.perf_counter() - start) / cases * 1e6))
     print(f"{'':36}" + "".join(f"{code:>7}" for code in LANGUAGES) + f"{'all':>7}{'us/case':>9}")
     for label, accuracy, micros in rows:
         overall = sum(accuracy.values()) / len(accuracy)
         print(f"{label:36}" + "".join(f"{accuracy[c]:7.1%}" for c in LANGUAGES)
               + f"{overall:7.1%}{micros:9.0f}")
     ours, base = rows[0][1], rows[1][1]
-    print(f"wrong decisions: reward {sum(1 - v for v in ours.values()) * 160:.0f}, "
-          f"baseline {sum(1 - v for v in base.values()) * 160:.0f} (of {160 * len(LANGUAGES)})")
+    per_language = cases / len(LANGUAGES)
+    print(f"wrong decisions: reward {sum(1 - v for v in ours.values()) * per_language:.0f}, "
+          f"baseline {sum(1 - v for v in base.values()) * per_language:.0f} (of {cases})")
     return 0 if min(ours.values()) >= 0.95 else 1
 
 
