@@ -8,19 +8,24 @@ Files (contracts.md, ``pleias-rl critique``):
 - ``examples.jsonl``: the ledger, one line per finished example (input line, id, language,
   acceptance, rounds, rewards before/after, and the size of every output file after it).
 
-Per example, the output lines are appended, flushed and fsynced, then the ledger line is
-appended, flushed and fsynced (``sync="example"``, the default). A flushed line is already in
-the operating system's hands, so ``kill -9`` cannot lose it; the fsync also survives a power
-cut. ``sync="batch"`` flushes per example and fsyncs once per batch (:meth:`OutputDir.sync`):
-still exact under ``kill -9``, several times faster on a disk where an fsync costs ~5 ms. On opening an existing directory, every file is truncated back
-to the sizes recorded by the last complete ledger line: whatever a ``kill -9`` left half
-written (the example in flight) disappears, and the rerun redoes exactly the missing examples.
+Per example, the output lines and then the ledger line are appended and flushed, and every
+file written is fsynced (``sync="example"``, the default); the fsyncs run in parallel threads,
+which the file system commits together (about one fsync's cost instead of four). A flushed
+line is already in the operating system's hands, so ``kill -9`` cannot lose it; the fsync also
+survives a power cut. ``sync="batch"`` flushes per example and fsyncs once per batch
+(:meth:`OutputDir.sync`): still exact under ``kill -9``, and faster on slow disks.
+
+On opening an existing directory, the last complete ledger line whose recorded sizes the data
+files really reach is the resume point: every file is truncated back to it, so whatever a crash
+left half written (the example in flight) disappears and the rerun redoes exactly the missing
+examples.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -57,12 +62,14 @@ class OutputDir:
         self.done: set[int] = set()
         self.sizes: dict[str, int] = {name: 0 for name in OUTPUT_FILES}
         self._recover()
+        self._pool = ThreadPoolExecutor(max_workers=len(OUTPUT_FILES) + 1, thread_name_prefix="fsync")
         self._handles: dict[str, IO[str]] = {
             name: open(self.path / name, "a", encoding="utf-8") for name in (*OUTPUT_FILES, LEDGER)}
 
     def _recover(self) -> None:
         """Read the ledger; cut every file back to the last fully recorded example."""
         ledger = self.path / LEDGER
+        actual = {name: _size(self.path / name) for name in OUTPUT_FILES}
         good_bytes = 0
         if ledger.exists():
             with open(ledger, "rb") as handle:
@@ -70,9 +77,12 @@ class OutputDir:
                     entry = _complete_json_line(raw)
                     if entry is None:
                         break
+                    sizes = {name: int(entry["sizes"].get(name, 0)) for name in OUTPUT_FILES}
+                    if any(sizes[name] > actual[name] for name in OUTPUT_FILES):
+                        break  # the ledger got to disk before that example's data did
                     good_bytes += len(raw)
                     self.done.add(int(entry["line"]))
-                    self.sizes = {name: int(entry["sizes"].get(name, 0)) for name in OUTPUT_FILES}
+                    self.sizes = sizes
             _truncate(ledger, good_bytes)
         for name in OUTPUT_FILES:
             _truncate(self.path / name, self.sizes[name])
@@ -80,32 +90,33 @@ class OutputDir:
     def write(self, result: ExampleResult) -> None:
         """Append one example's rows durably, then its ledger line."""
         rows = self.rows_for(result)
-        for name in OUTPUT_FILES:
-            if rows[name]:
-                handle = self._handles[name]
-                for row in rows[name]:
-                    write_jsonl_line(handle, row)
-                self._flush(handle)
-                self.sizes[name] = os.fstat(handle.fileno()).st_size
+        written = [name for name in OUTPUT_FILES if rows[name]]
+        for name in written:
+            handle = self._handles[name]
+            for row in rows[name]:
+                write_jsonl_line(handle, row)
+            handle.flush()
+            self.sizes[name] = os.fstat(handle.fileno()).st_size
         entry = {"line": result.line, "id": result.id, "language": result.language,
                  "accepted": result.accepted, "initially_passed": result.initially_passed,
                  "rounds": result.rounds, "error": result.error,
                  "rewards_before": result.rewards_before, "rewards_after": result.rewards_after,
                  "sizes": dict(self.sizes)}
         write_jsonl_line(self._handles[LEDGER], entry)
-        self._flush(self._handles[LEDGER])
+        self._handles[LEDGER].flush()
+        if self.sync_mode == "example":
+            self._fsync([*written, LEDGER])
         self.done.add(result.line)
 
-    def _flush(self, handle: IO[str]) -> None:
-        handle.flush()
-        if self.sync_mode == "example":
-            os.fsync(handle.fileno())
+    def _fsync(self, names: list[str]) -> None:
+        descriptors = [self._handles[name].fileno() for name in names]
+        list(self._pool.map(os.fsync, descriptors))
 
     def sync(self) -> None:
-        """Fsync every file (data files first, then the ledger)."""
-        for name in (*OUTPUT_FILES, LEDGER):
-            self._handles[name].flush()
-            os.fsync(self._handles[name].fileno())
+        """Flush and fsync every file."""
+        for handle in self._handles.values():
+            handle.flush()
+        self._fsync([*OUTPUT_FILES, LEDGER])
 
     def rows_for(self, result: ExampleResult) -> dict[str, list[dict[str, Any]]]:
         """The rows an example contributes to each data file.
@@ -129,6 +140,7 @@ class OutputDir:
         self.sync()
         for handle in self._handles.values():
             handle.close()
+        self._pool.shutdown()
 
     def ledger(self) -> Iterator[dict[str, Any]]:
         """Every ledger entry written so far (this run and earlier ones)."""
@@ -157,6 +169,10 @@ def _complete_json_line(raw: bytes) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return entry if isinstance(entry, dict) and "line" in entry and "sizes" in entry else None
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -155,3 +155,17 @@ def test_dpo_trainer_trains_on_preferences_unchanged(reference, tmp_path):
                          processing_class=AutoTokenizer.from_pretrained(path))
     loss = trainer.train().training_loss
     assert abs(loss - 0.6931) < 0.01  # ln 2: policy == reference at the first step
+
+
+def test_ledger_ahead_of_its_data_is_rolled_back(reference, input_file, tmp_path):
+    """As after a power cut that kept the ledger line but not the data it points to."""
+    import shutil
+
+    out = tmp_path / "power-cut"
+    shutil.copytree(reference, out)
+    sft = out / "sft.jsonl"
+    lines = sft.read_text(encoding="utf-8").splitlines(keepends=True)
+    sft.write_text("".join(lines[:-3]), encoding="utf-8")  # the last three SFT rows never hit the disk
+    assert run_cli(input_file, out) == 1
+    for name in (*OUTPUT_FILES, LEDGER):
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
