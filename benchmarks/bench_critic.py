@@ -105,7 +105,7 @@ def bench_rules(count: int, batch_size: int) -> None:
                   f"(process start, imports and report included)")
 
 
-def bench_http(examples: int, max_tokens: int) -> None:
+def bench_http(examples: int, max_tokens: int, serve_args: list[str]) -> None:
     from critics.backends import OpenAIBackend
     from critics.llm import LLMCritic
     from data.targets import oracle_completion
@@ -113,8 +113,9 @@ def bench_http(examples: int, max_tokens: int) -> None:
 
     rows = sample_rows()[:examples]
     pairs = [(row, oracle_completion(row)) for row in rows]
-    with serve_tiny_model() as served:
-        print(f"HTTP critic: transformers serve (tiny Llama, CPU), {examples} judgements, max_tokens {max_tokens}")
+    with serve_tiny_model(extra_args=serve_args) as served:
+        print(f"HTTP critic: transformers serve {' '.join(serve_args)} (tiny Llama, CPU), {examples} judgements, "
+              f"max_tokens {max_tokens}")
         OpenAIBackend(served.base_url).complete("warm up", max_tokens=2)
         single = None
         for in_flight in (1, 2, 4, 8):
@@ -136,6 +137,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--http-examples", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32, help="tokens per critic answer")
+    parser.add_argument("--continuous-batching", action="store_true",
+                        help="also measure transformers serve --continuous-batching")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-rules", action="store_true")
     args = parser.parse_args()
@@ -143,7 +146,9 @@ def main() -> None:
     if not args.skip_rules:
         bench_rules(args.examples, args.batch_size)
     if not args.skip_http:
-        bench_http(args.http_examples, args.max_tokens)
+        bench_http(args.http_examples, args.max_tokens, [])
+        if args.continuous_batching:
+            bench_http(args.http_examples, args.max_tokens, ["--continuous-batching"])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pytest
 
@@ -74,12 +74,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve_command(model_dir: Path, port: int) -> list[str]:
-    """The command line that serves ``model_dir`` on 127.0.0.1:``port`` on the CPU."""
+def serve_command(model_dir: Path, port: int, extra_args: Sequence[str] = ()) -> list[str]:
+    """The command line that serves ``model_dir`` on 127.0.0.1:``port`` on the CPU.
+
+    ``extra_args`` go to ``transformers serve`` as-is (e.g. ``["--continuous-batching"]``).
+    """
     executable = shutil.which("transformers")
     head = [executable] if executable else [sys.executable, "-m", "transformers.cli.transformers"]
     return head + ["serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-                   "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]
+                   "--device", "cpu", "--dtype", "float32", "--log-level", "warning", *extra_args]
 
 
 def _wait_ready(served: ServedModel, timeout: float) -> None:
@@ -100,14 +103,15 @@ def _wait_ready(served: ServedModel, timeout: float) -> None:
 
 
 @contextmanager
-def serve_model(model_dir: Path, startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[ServedModel]:
+def serve_model(model_dir: Path, startup_timeout: float = STARTUP_TIMEOUT,
+                extra_args: Sequence[str] = ()) -> Iterator[ServedModel]:
     """Start ``transformers serve`` on ``model_dir``, wait until healthy, yield it, stop it."""
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix="transformers-serve-", suffix=".log")[1])
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(serve_command(model_dir, port), stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(serve_command(model_dir, port, extra_args), stdout=log, stderr=subprocess.STDOUT,
                                    env=env, stdin=subprocess.DEVNULL)
     served = ServedModel(f"http://127.0.0.1:{port}/v1", str(model_dir), process, log_path)
     try:
@@ -119,11 +123,12 @@ def serve_model(model_dir: Path, startup_timeout: float = STARTUP_TIMEOUT) -> It
 
 
 @contextmanager
-def serve_tiny_model(startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[ServedModel]:
+def serve_tiny_model(startup_timeout: float = STARTUP_TIMEOUT,
+                     extra_args: Sequence[str] = ()) -> Iterator[ServedModel]:
     """Build (once) the tiny local Llama of :mod:`rl.tiny` and serve it; see :func:`serve_model`."""
     from rl.tiny import build_tiny_model
 
-    with serve_model(build_tiny_model(TINY_MODEL_DIR), startup_timeout) as served:
+    with serve_model(build_tiny_model(TINY_MODEL_DIR), startup_timeout, extra_args) as served:
         yield served
 
 
