@@ -35,8 +35,8 @@ from rapidfuzz import fuzz
 from data.format import Citation
 from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
-from rewards.align import (Alignment, align_fragments, smith_waterman, split_fragments,
-                           word_end, word_start)
+from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
+                           split_fragments, word_end, word_start)
 from rewards.base import Reward, Score, parse_cached
 from rewards.text import fold
 
@@ -76,6 +76,9 @@ class CitationSettings:
     source_dump_score: float = 0.25
     fuzzy_floor: float = 0.7
     paraphrase_ceiling: float = 0.5
+    exact_sw: bool = False
+    """RAG-Eval ``sw_score`` of inexact quotes: pure-Python Smith-Waterman (slow, Pleias'
+    exact figure) instead of :func:`rewards.align.fast_smith_waterman` (a close lower bound)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,8 @@ class CitationReward(Reward):
                                        seen_quotes)
         rag_eval = {"id_valid": id_valid, "long_enough": len(quote.split()) > 2,
                     "not_duplicated": quote not in seen_raw,
-                    "sw_score": _sw_score(quote, source, alignment) if id_valid else 0.0}
+                    "sw_score": _sw_score(quote, source, alignment, self.settings.exact_sw)
+                    if id_valid else 0.0}
         seen_quotes.add(key)
         seen_raw.add(quote)
         span = alignment.span if alignment is not None else None
@@ -241,26 +245,27 @@ def _contains_in_order(haystack: str, needles: Sequence[str]) -> bool:
     return True
 
 
-def _sw_score(quote: str, source: str, alignment: Alignment | None) -> float:
+def _sw_score(quote: str, source: str, alignment: Alignment | None, exact_sw: bool) -> float:
     """Pleias' Smith-Waterman score, computed cheaply when the quote is exact.
 
     An exact quote has the words of the source window, except perhaps the edge words glued to
     their neighbours ("defunct).The"): the best alignment is then the diagonal one, scored in
-    linear time. Otherwise the aligned window (widened by half the quote) is searched.
+    linear time. Otherwise the aligned window (widened by half the quote) is aligned, by
+    :func:`smith_waterman` when ``exact_sw`` else by :func:`fast_smith_waterman`.
     """
-    if alignment is None or alignment.span is None:
-        return smith_waterman(quote, source)
-    start, end = alignment.span
-    if alignment.exact and not alignment.elided:
-        if alignment.text == quote and (start == 0 or source[start - 1].isspace()) and (
-                end == len(source) or source[end].isspace()):
-            return 1.0
-        quote_words = quote.lower().split()
-        window_words = source[word_start(source, start):word_end(source, end)].lower().split()
-        if len(quote_words) == len(window_words):
-            return _diagonal_score(quote_words, window_words)
-    reach = len(quote) // 2
-    return smith_waterman(quote, source[max(0, start - reach):end + reach])
+    if alignment is not None and alignment.span is not None:
+        start, end = alignment.span
+        if alignment.exact and not alignment.elided:
+            if alignment.text == quote and (start == 0 or source[start - 1].isspace()) and (
+                    end == len(source) or source[end].isspace()):
+                return 1.0
+            quote_words = quote.lower().split()
+            window_words = source[word_start(source, start):word_end(source, end)].lower().split()
+            if len(quote_words) == len(window_words):
+                return _diagonal_score(quote_words, window_words)
+        reach = len(quote) // 2
+        source = source[max(0, start - reach):end + reach]
+    return (smith_waterman if exact_sw else fast_smith_waterman)(quote, source)
 
 
 def _diagonal_score(quote_words: list[str], window_words: list[str]) -> float:

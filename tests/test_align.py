@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings, strategies as st
 
 from data.format import neutralise
-from rewards.align import align_quote, smith_waterman, split_fragments
+from rewards.align import align_quote, fast_smith_waterman, smith_waterman, split_fragments
 from rewards.text import fold, normalise
 
 SOURCE = ("The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby and "
@@ -129,3 +129,12 @@ def test_smith_waterman_reproduces_pleias_scoring() -> None:
     # one extra quote word (a gap): (2*4 - 1) / 2 / 5
     assert smith_waterman("runs between really Shotwick and", SOURCE) == 7 / 10
     assert smith_waterman("", SOURCE) == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from("a b c d e".split()), min_size=1, max_size=12),
+       st.lists(st.sampled_from("a b c d e f".split()), min_size=1, max_size=20))
+def test_fast_smith_waterman_is_a_lower_bound_of_the_exact_score(quote: list[str],
+                                                                 source: list[str]) -> None:
+    exact = smith_waterman(" ".join(quote), " ".join(source))
+    assert 0.0 <= fast_smith_waterman(" ".join(quote), " ".join(source)) <= exact

@@ -136,6 +136,10 @@ def test_rag_eval_reproduces_pleias_measures() -> None:
     glued = {"query": "q", "sources": ["It ends in Helsby.The next sentence follows."]}
     _, refs = judged(format_ref(1, "It ends in Helsby."), row=glued)
     assert refs[0]["verdict"] == "exact" and refs[0]["rag_eval"]["sw_score"] == 0.75
+    typo = answer(format_ref(1, "It runs between Chester and Helsby."))
+    exact_sw = CitationReward(exact_sw=True).explain(typo, ROW)[1]["refs"][0]["rag_eval"]["sw_score"]
+    fast_sw = citation_reward.explain(typo, ROW)[1]["refs"][0]["rag_eval"]["sw_score"]
+    assert exact_sw == fast_sw == (2 * 5 - 1) / 2 / 6
 
 
 # --- aggregation ----------------------------------------------------------------------------
