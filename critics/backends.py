@@ -123,6 +123,13 @@ class LLMBackend:
     """Base class: subclasses implement :meth:`complete` (and :meth:`check` when remote).
 
     ``concurrency`` bounds the threads of :meth:`complete_many`.
+
+    >>> class Upper(LLMBackend):
+    ...     concurrency = 2
+    ...     def complete(self, request, **params):
+    ...         return as_messages(request)[-1]["content"].upper()
+    >>> Upper().complete_many(["a", "b", "c"])
+    ['A', 'B', 'C']
     """
 
     name = "llm"

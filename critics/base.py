@@ -134,7 +134,11 @@ class Verdict:
 
 
 class Critic:
-    """Base class of the critics. Subclasses set ``name`` and implement :meth:`critique`."""
+    """Base class of the critics. Subclasses set ``name`` and implement :meth:`critique`.
+
+    >>> Critic().safe_critique({}, "x").kinds  # the base class judges nothing: a critic_error
+    ['critic_error']
+    """
 
     name = "critic"
 

@@ -159,7 +159,14 @@ def build_critics(config: Mapping[str, Any]) -> tuple[list[Critic], list[LLMBack
 
 
 def count_rows(path: str, limit: int | None) -> int:
-    """Non-blank lines of the input (the progress bar's total)."""
+    """Non-blank lines of the input (the progress bar's total), capped at ``limit``.
+
+    >>> import tempfile
+    >>> path = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False).name
+    >>> _ = open(path, "w").write('{"a": 1}\\n\\n{"b": 2}\\n')
+    >>> count_rows(path, None), count_rows(path, 1)
+    (2, 1)
+    """
     with open(path, encoding="utf-8") as handle:
         count = sum(1 for line in handle if line.strip())
     return count if limit is None else min(count, limit)
@@ -167,7 +174,15 @@ def count_rows(path: str, limit: int | None) -> int:
 
 def batches(path: str, done: set[int], size: int, limit: int | None,
             skipped: list[str]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """Batches of ``(line, row)`` not yet done; bad lines are appended to ``skipped``."""
+    """Batches of ``(line, row)`` not yet done; bad lines are appended to ``skipped``.
+
+    >>> import tempfile
+    >>> path = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False).name
+    >>> _ = open(path, "w").write('{"query": "q", "sources": []}\\n{bad\\n' * 3)
+    >>> skipped = []
+    >>> [[line for line, _ in batch] for batch in batches(path, {3}, 1, None, skipped)], len(skipped)
+    ([[1], [5]], 3)
+    """
     batch: list[tuple[int, dict[str, Any]]] = []
     for position, (line, row) in enumerate(read_jsonl(path)):
         if limit is not None and position >= limit:
@@ -184,7 +199,16 @@ def batches(path: str, done: set[int], size: int, limit: int | None,
 
 
 def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
-    """Run the loop over ``input_path`` into ``out_dir``; return the exit code."""
+    """Run the loop over ``input_path`` into ``out_dir``; return the exit code.
+
+    >>> import tempfile, os
+    >>> out = tempfile.mkdtemp(); path = os.path.join(out, "in.jsonl")
+    >>> _ = open(path, "w").write('{"id": "x", "query": "Who?", "sources": ["Ann."], "completion": "Ann."}\\n')
+    >>> run(path, os.path.join(out, "o"), {**load_config(None), "progress": False})
+    0
+    >>> sorted(os.listdir(os.path.join(out, "o")))[:3]
+    ['examples.jsonl', 'failures.jsonl', 'preferences.jsonl']
+    """
     from tqdm import tqdm
 
     from critics.output import OutputDir
@@ -235,7 +259,11 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``pleias-rl critique``; returns the exit code."""
+    """Entry point of ``pleias-rl critique``; returns the exit code.
+
+    >>> main(["/nonexistent.jsonl", "--out-dir", "/tmp/never", "--no-progress", "--max-rounds", "1"])
+    2
+    """
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         config = apply_flags(load_config(args.config), args)

@@ -88,6 +88,10 @@ class ExampleResult:
 
     ``final`` is the accepted completion (``None`` when nothing passed); ``rounds`` counts the
     revisions judged; ``failures`` are rows of ``failures.jsonl``.
+
+    >>> result = ExampleResult(line=1, id="a", prompt="P", language="en", initial="x", final="x")
+    >>> result.accepted, result.initially_passed
+    (True, True)
     """
 
     line: int

@@ -68,7 +68,11 @@ class ServedModel:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on 127.0.0.1 that is free right now.
+
+    >>> 1024 <= free_port() <= 65535
+    True
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -78,6 +82,9 @@ def serve_command(model_dir: Path, port: int, extra_args: Sequence[str] = ()) ->
     """The command line that serves ``model_dir`` on 127.0.0.1:``port`` on the CPU.
 
     ``extra_args`` go to ``transformers serve`` as-is (e.g. ``["--continuous-batching"]``).
+
+    >>> serve_command(Path("/m"), 8000)[-12:-6]
+    ['serve', '/m', '--host', '127.0.0.1', '--port', '8000']
     """
     executable = shutil.which("transformers")
     head = [executable] if executable else [sys.executable, "-m", "transformers.cli.transformers"]
