@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--judge-url", help="OpenAI-compatible base URL of the LLM judge (chat API)")
     scoring.add_argument("--judge-model", help="judge model name sent to --judge-url")
     scoring.add_argument("--judge-local", help="judge model directory run in process (transformers)")
+    scoring.add_argument("--judge-gguf-file", help="GGUF file inside the --judge-local directory")
     scoring.add_argument("--judge-cache", help="judge cache file (default: OUT_DIR/judge_cache.jsonl)")
     scoring.add_argument("--judge-timeout", type=float, default=60.0)
     scoring.add_argument("--judge-concurrency", type=int, default=4)
@@ -94,8 +95,8 @@ def build_judge(args: argparse.Namespace, out_dir: Path) -> Any:
                                 concurrency=args.judge_concurrency)
         name = args.judge_model or args.judge_url
     elif args.judge_local:
-        backend = TransformersBackend(args.judge_local)
-        name = args.judge_local
+        backend = TransformersBackend(args.judge_local, gguf_file=args.judge_gguf_file)
+        name = "/".join(filter(None, (args.judge_local, args.judge_gguf_file)))
     else:
         return None
     return Judge(backend, name, JudgeCache(args.judge_cache or out_dir / "judge_cache.jsonl"))

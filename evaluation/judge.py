@@ -36,7 +36,8 @@ JUDGE_SYSTEM = (
 )
 """System message of the judge."""
 
-_PREFIX = re.compile(r"^(?:\W*(?:grade|answer|verdict|judgement|judgment)\s*[:\-]\s*)", re.IGNORECASE)
+_PREFIX = re.compile(r"^\W*(?:(?:grade|answer|verdict|judge?ment)\s*[:\-]|(?:the|my)\s+(?:answer|grade|verdict)"
+                     r"\s+is\b:?)\s*", re.IGNORECASE)
 _GRADE_AT_START = re.compile(r"^\W*(rather\s+yes|rather\s+no|yes|no)\b", re.IGNORECASE)
 
 def judge_messages(question: str, gold: Sequence[str], answer: str) -> list[dict[str, str]]:
@@ -55,11 +56,14 @@ def judge_messages(question: str, gold: Sequence[str], answer: str) -> list[dict
 
 
 def parse_grade(reply: object) -> str | None:
-    """The grade a judge reply starts with (after an optional ``Grade:`` label), or ``None``.
+    """The grade a judge reply starts with (after an optional ``Grade:`` or ``The answer is``
+    label), or ``None``.
 
     >>> parse_grade("Rather yes."), parse_grade("**Grade:** no"), parse_grade("YES, same person")
     ('rather yes', 'no', 'yes')
-    >>> parse_grade("the answer is yes"), parse_grade("noting that"), parse_grade(None)
+    >>> parse_grade("The answer is rather no."), parse_grade("The answer is not the gold answer.")
+    ('rather no', None)
+    >>> parse_grade("I think yes"), parse_grade("noting that"), parse_grade(None)
     (None, None, None)
     """
     if not isinstance(reply, str):

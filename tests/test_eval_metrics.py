@@ -96,7 +96,7 @@ def test_parse_grade_never_raises_and_returns_a_grade_or_none(reply):
     assert parse_grade(reply) in (*GRADES, None)
 
 
-@given(st.sampled_from(GRADES), st.sampled_from(["", "Grade: ", "**", " "]), st.sampled_from(["", ".", "!", " because"]))
+@given(st.sampled_from(GRADES), st.sampled_from(["", "Grade: ", "**", " ", "The answer is "]), st.sampled_from(["", ".", "!", " because"]))
 def test_parse_grade_reads_each_grade_in_common_wrappings(grade, prefix, suffix):
     assert parse_grade(prefix + grade.capitalize() + suffix) == grade
 
