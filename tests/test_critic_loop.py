@@ -169,3 +169,20 @@ def test_ledger_ahead_of_its_data_is_rolled_back(reference, input_file, tmp_path
     assert run_cli(input_file, out) == 1
     for name in (*OUTPUT_FILES, LEDGER):
         assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_corrective_sft_recipe_trains_on_the_output_dir(reference, tmp_path):
+    from llm_server import TINY_MODEL_DIR
+    from rl import sft
+    from rl.tiny import build_tiny_model
+
+    recipe = Path(__file__).resolve().parent.parent / "configs" / "sft" / "corrective.yaml"
+    flags = {"model_name_or_path": build_tiny_model(TINY_MODEL_DIR), "dataset_name": reference,
+             "output_dir": tmp_path / "sft", "dtype": "float32", "use_cpu": "true", "bf16": "false",
+             "gradient_checkpointing": "false", "max_steps": 1, "per_device_train_batch_size": 2,
+             "gradient_accumulation_steps": 1, "max_samples": 2, "save_strategy": "no", "report_to": "none", "logging_steps": 1}
+    argv = ["--config", str(recipe)] + [item for key, value in flags.items() for item in (f"--{key}", str(value))]
+    trainer = sft.run(*sft.parse_args(argv))
+    assert trainer.state.global_step == 1
+    assert [entry["loss"] for entry in trainer.state.log_history if "loss" in entry][0] > 0
