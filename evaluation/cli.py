@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["--generations", "g.jsonl", "--out-dir", "o"]).max_new_tokens
     2048
     """
-    parser = argparse.ArgumentParser(prog="pleias-rl eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="pleias-rl eval", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--generations", help="JSONL of RAG rows that carry a completion")
     source.add_argument("--model", help="model directory or cached hub id (or the endpoint's model name)")
