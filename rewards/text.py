@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035`\u00b4\u02bc\u02b9"
+_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u02bc\u02b9"  # ASCII stays as it is
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb"
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d"
 
@@ -36,6 +36,7 @@ _TABLE = _build_table()
 # Runs that do not map one-to-one: a character outside printable ASCII with the spaces and
 # non-ASCII characters that follow it, or several spaces. Plain ASCII maps to itself, lowered.
 _SPECIAL = re.compile(r"[^ -~][^!-~]*|  +")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 SOURCE_CACHE_SIZE = 512
 """How many normalised texts each cache keeps (10 sources x a GRPO group fit many times)."""
 
@@ -60,7 +61,12 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return " ".join(text.lower().split())
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_TABLE).casefold().split())
+    text = _NON_ASCII_RUN.sub(_fold_run, unicodedata.normalize("NFKC", text))
+    return " ".join(text.casefold().split())
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match.group().translate(_TABLE).casefold()
 
 
 @dataclass(frozen=True)
