@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-url", help="OpenAI-compatible base URL of the policy (text completions)")
     parser.add_argument("--policy-model", help="policy model name (with --policy-url) or local path")
     parser.add_argument("--policy-gguf", help="GGUF file inside --policy-model (in-process policy)")
+    parser.add_argument("--policy-max-tokens", type=int, help="tokens per policy generation (default 1024)")
     parser.add_argument("--no-regenerate", action="store_true", help="never ask the policy to regenerate")
     parser.add_argument("--sync", choices=["example", "batch"],
                         help="fsync after every example (default) or every batch (flushed per example)")
@@ -115,6 +116,8 @@ def apply_flags(config: dict[str, Any], args: argparse.Namespace) -> dict[str, A
                             "model": args.policy_model}
     elif args.policy_model:
         config["policy"] = {"type": "transformers", "model": args.policy_model, "gguf_file": args.policy_gguf}
+    if args.policy_max_tokens is not None:
+        config["policy_params"] = {**config["policy_params"], "max_tokens": args.policy_max_tokens}
     return config
 
 

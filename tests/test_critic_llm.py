@@ -134,3 +134,18 @@ def test_server_dying_mid_run_is_recorded_not_fatal(hotpot_rows):
     assert elapsed < 5  # after the first failure the dead server costs one attempt per request
     with pytest.raises(BackendUnavailable):
         backend.check()
+
+
+def test_policy_regenerates_with_feedback_and_a_repeat_stops_the_rounds(served_tiny_model, hotpot_rows):
+    backend = OpenAIBackend(served_tiny_model.base_url, mode="text", concurrency=2)
+    policy = Policy(backend, max_tokens=8)
+    loop = CritiqueLoop([RuleCritic(repair_with_gold=False)], policy, LoopSettings(max_rounds=3))
+    results = loop.run_batch(list(enumerate(hotpot_rows[:2])))
+    # per example: the initial generation, then one regeneration with the critique as feedback;
+    # the greedy tiny model writes the same junk again, which cannot pass, so the rounds stop
+    assert backend.stats.requests == 4
+    for result in results:
+        assert not result.accepted and result.rounds == 0
+        assert result.failures and {failure["round"] for failure in result.failures} == {0}
+    prompt = policy.feedback_prompt(hotpot_rows[0], "1. [format] missing section answer")
+    assert "rejected for these problems:\n1. [format] missing section answer<|query_end|>" in prompt
