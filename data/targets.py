@@ -21,9 +21,9 @@ MIN_ELIDED_WORDS = 14
 KEPT_WORDS = 5
 """Words kept on each side of an elision."""
 
-_NOT_AFTER = "".join(rf"(?<!\b{word})" for word in ("[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr",
-                                                      "Prof", "Gen", "Col", "Lt", "vs", "No"))
-SENTENCE_BREAK = re.compile(_NOT_AFTER + r"[.!?][\"')\]]*\s+(?=[\"'(]?[A-Z0-9])")
+_NOT_AFTER = "".join(rf"(?<!\b{word}[.!?])" for word in (
+    "[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "Gen", "Col", "Lt", "vs", "No"))
+SENTENCE_BREAK = re.compile(r"[.!?]" + _NOT_AFTER + r"[\"')\]]*\s+(?=[\"'(]?[A-Z0-9])")
 """A sentence end: an end mark not after an initial ("E. W.") or a title ("Mr."), space, capital."""
 
 
