@@ -105,13 +105,18 @@ def build_judge(args: argparse.Namespace, out_dir: Path) -> Any:
 
 
 def build_generator(args: argparse.Namespace) -> Any:
-    """The generator of ``--model`` for the chosen ``--backend``."""
+    """The generator of ``--model`` for the chosen ``--backend``.
+
+    >>> args = build_parser().parse_args(["--model", "m", "--dataset", "d", "--out-dir", "o",
+    ...                                   "--backend", "endpoint", "--endpoint-url", "http://127.0.0.1:9/v1"])
+    >>> build_generator(args).name
+    'endpoint'
+    """
     from evaluation.generate import (EndpointGenerator, GenerationSettings, TransformersGenerator,
                                      VLLMGenerator)
 
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                                  top_p=args.top_p, repetition_penalty=args.repetition_penalty,
-                                  batch_size=args.batch_size)
+                                  top_p=args.top_p, repetition_penalty=args.repetition_penalty)
     if args.backend == "endpoint":
         if not args.endpoint_url:
             raise SystemExit("pleias-rl eval: --backend endpoint needs --endpoint-url")
@@ -274,7 +279,13 @@ def write_outputs(args: argparse.Namespace, out_dir: Path, records: Sequence[dic
 
 
 def print_overview(summary: dict[str, Any], out_dir: Path) -> None:
-    """Print the headline measures of a run to standard output."""
+    """Print the headline measures of a run to standard output.
+
+    >>> from evaluation.metrics import summarise
+    >>> print_overview(summarise([{"rewards": {"format": 0.5}}]), Path("out"))
+    evaluated 1 rows -> out
+      reward:format            0.500
+    """
     from evaluation.report import fmt, headline
 
     print(f"evaluated {summary['n']} rows -> {out_dir}")

@@ -38,7 +38,6 @@ class GenerationSettings:
     temperature: float = 0.0
     top_p: float = 0.95
     repetition_penalty: float = 1.0
-    batch_size: int = 8
 
     @property
     def greedy(self) -> bool:
@@ -49,7 +48,11 @@ class GenerationSettings:
 @dataclass(frozen=True)
 class Generation:
     """One generated completion: text, why it stopped (``stop``, ``length`` or ``None`` when
-    unknown), and its token count when known."""
+    unknown), and its token count when known.
+
+    >>> Generation("English<|language_end|>", "length", 5).finish_reason
+    'length'
+    """
 
     completion: str
     finish_reason: str | None
@@ -57,7 +60,7 @@ class Generation:
 
 
 class Generator(Protocol):
-    """Anything that turns a batch of prompts into completions."""
+    """Anything that turns a batch of prompts into completions (see :func:`generate_missing`)."""
 
     name: str
 
@@ -167,6 +170,13 @@ class TransformersGenerator:
 
     ``model`` is a local directory or a hub id already cached (no download is attempted when
     ``HF_HUB_OFFLINE`` is set); ``gguf_file`` loads a GGUF checkpoint inside that directory.
+
+    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> model_dir = build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")
+    >>> generator = TransformersGenerator(str(model_dir), GenerationSettings(max_new_tokens=4))
+    >>> [(g.finish_reason in ("stop", "length"), g.completion_tokens <= 4)
+    ...  for g in generator.generate(["<|query_start|>Who?<|query_end|>\\n<|language_start|>\\n"] * 2)]
+    [(True, True), (True, True)]
     """
 
     model_path: str
@@ -213,7 +223,11 @@ class TransformersGenerator:
 
 @dataclass
 class VLLMGenerator:
-    """Generate with vLLM (only when it is installed); same settings as the other generators."""
+    """Generate with vLLM (only when it is installed); same settings as the other generators.
+
+    >>> VLLMGenerator("path/to/model").generate(["<|query_start|>Who?..."])  # doctest: +SKIP
+    [Generation(completion='English<|language_end|>...', finish_reason='stop', completion_tokens=87)]
+    """
 
     model_path: str
     settings: GenerationSettings = field(default_factory=GenerationSettings)
@@ -224,7 +238,8 @@ class VLLMGenerator:
 
         self.llm = LLM(model=self.model_path)
         self.params = SamplingParams(
-            temperature=self.settings.temperature, top_p=self.settings.top_p if not self.settings.greedy else 1.0,
+            temperature=self.settings.temperature,
+            top_p=1.0 if self.settings.greedy else self.settings.top_p,
             repetition_penalty=self.settings.repetition_penalty,
             max_tokens=self.settings.max_new_tokens, skip_special_tokens=False)
 
@@ -241,6 +256,13 @@ class EndpointGenerator:
 
     Uses ``critics.backends.OpenAIBackend`` (``mode="text"``): concurrency, timeouts, retries.
     The completions answer carries no finish reason here, so truncation is read from the text.
+
+    >>> generator = EndpointGenerator("http://127.0.0.1:9/v1", "m", timeout=0.5)
+    >>> try:
+    ...     generator.check()
+    ... except Exception as error:
+    ...     print(type(error).__name__)
+    BackendUnavailable
     """
 
     base_url: str

@@ -49,10 +49,10 @@ def load_rewards(names: Sequence[str] | None = None, tokenizer: Any = None) -> d
 
     >>> sorted(load_rewards(["format"]))
     ['format']
-    >>> load_rewards(["nope"])
+    >>> load_rewards(["nope"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown reward 'nope'; registered: answer, citation, format, language, refusal, source_f1
+    ValueError: unknown reward 'nope'; registered: answer, citation, format, ...
     """
     from rewards.registry import REGISTRY, get_reward
 
