@@ -138,8 +138,9 @@ def ensure_pleias_tokens(model: "PreTrainedModel", tokenizer: "PreTrainedTokeniz
     special = [token for token in missing if token != EOS_TOKEN]
     tokenizer.add_special_tokens({"additional_special_tokens": special} if special else {},
                                  replace_extra_special_tokens=False)
-    if tokenizer.eos_token is None:
+    if tokenizer.eos_token is None:  # the model's configured EOS id means nothing then
         tokenizer.add_special_tokens({"eos_token": EOS_TOKEN})
+        model.generation_config.eos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
     old_rows = model.get_input_embeddings().weight.shape[0]
     model.resize_token_embeddings(max(old_rows, len(tokenizer)), mean_resizing=False)
     _initialise_rows(model, tokenizer, pieces)
