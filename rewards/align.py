@@ -100,10 +100,12 @@ def split_fragments(quote: str) -> list[str]:
     return [piece for piece in pieces if fold(piece)]
 
 
-def align_quote(quote: str, source: str) -> Alignment:
+def align_quote(quote: str, source: str, min_similarity: float = 0.0) -> Alignment:
     """Align ``quote`` with ``source``: fragments in order, exact fast path, fuzzy on a miss.
 
     Every number of the quote must appear exactly in the aligned window of the source.
+    A fragment whose best fuzzy similarity is under ``min_similarity`` counts as unaligned
+    (similarity 0, no span): a cutoff lets the fuzzy search give up early.
 
     >>> src = "The A5117 is a road in Cheshire. It runs between Shotwick and Helsby."
     >>> a = align_quote("It runs between Shotwick (…) Helsby", src)
@@ -113,10 +115,10 @@ def align_quote(quote: str, source: str) -> Alignment:
     >>> round(b.score, 2), b.exact, b.number_mismatches
     (0.97, False, ('a5118',))
     """
-    return align_fragments(split_fragments(quote), source)
+    return align_fragments(split_fragments(quote), source, min_similarity)
 
 
-def align_fragments(fragments: list[str], source: str) -> Alignment:
+def align_fragments(fragments: list[str], source: str, min_similarity: float = 0.0) -> Alignment:
     """:func:`align_quote` for a quote already split by :func:`split_fragments`.
 
     >>> align_fragments(["one", "three"], "one two three").span
@@ -136,7 +138,7 @@ def align_fragments(fragments: list[str], source: str) -> Alignment:
     windows: list[tuple[int, int]] = []
     cursor = 0
     for piece in fragments:
-        fragment, window = _align_fragment(piece, source_text, cursor)
+        fragment, window = _align_fragment(piece, source_text, cursor, min_similarity)
         aligned.append(fragment)
         if window is not None:
             windows.append(window)
@@ -145,8 +147,8 @@ def align_fragments(fragments: list[str], source: str) -> Alignment:
     return _combine(aligned, windows, source_text)
 
 
-def _align_fragment(piece: str, source: NormalisedText,
-                    cursor: int) -> tuple[Fragment, tuple[int, int] | None]:
+def _align_fragment(piece: str, source: NormalisedText, cursor: int,
+                    min_similarity: float) -> tuple[Fragment, tuple[int, int] | None]:
     """Align one fragment at or after ``cursor`` in the normalised source."""
     needle = fold(piece)
     found = source.text.find(needle, cursor)
@@ -158,7 +160,8 @@ def _align_fragment(piece: str, source: NormalisedText,
         window = (earlier, earlier + len(needle))
         return Fragment(piece, 1.0, True, source.original_span(*window), False), window
     haystack = source.text[cursor:cursor + MAX_FUZZY_SOURCE_CHARS]
-    result = fuzz.partial_ratio_alignment(needle[:MAX_FUZZY_QUOTE_CHARS], haystack)
+    result = fuzz.partial_ratio_alignment(needle[:MAX_FUZZY_QUOTE_CHARS], haystack,
+                                          score_cutoff=100 * min_similarity)
     if result is None or result.score <= 0:
         return Fragment(piece, 0.0, False, None, True), None
     window = (cursor + result.dest_start, cursor + result.dest_end)

@@ -143,7 +143,8 @@ class CitationReward(Reward):
         source_id = citation.source_id
         id_valid = source_id is not None and 1 <= source_id <= len(context.sources)
         source = context.sources[source_id - 1] if id_valid else ""
-        alignment = align_fragments(fragments, source) if id_valid and fragments else None
+        alignment = (align_fragments(fragments, source, self.settings.paraphrase_threshold)
+                     if id_valid and fragments else None)
         found_in = _found_in(needles, context, source_id)
         key = " (…) ".join(needles)
         verdict, score = self._verdict(citation, needles, key, alignment, found_in, context,
@@ -193,7 +194,8 @@ class CitationReward(Reward):
         if found_in and similarity < settings.fuzzy_threshold:
             return "wrong_source", 0.0
         if context.folded_query:
-            from_query = fuzz.partial_ratio(key, context.folded_query) / 100
+            from_query = fuzz.partial_ratio(key, context.folded_query,
+                                            score_cutoff=100 * settings.query_threshold) / 100
             if from_query >= settings.query_threshold and from_query > similarity:
                 return "query_quote", 0.0
         if alignment.number_mismatches and similarity >= settings.paraphrase_threshold:
