@@ -152,6 +152,8 @@ def _judge_section(overall: Mapping[str, Any], stats: Mapping[str, Any] | None) 
     if stats:
         lines += [f"Judge `{stats.get('model')}`: {stats.get('requests', 0)} requests, "
                   f"{stats.get('cache_hits', 0)} cache hits, {stats.get('errors', 0)} transport errors.", ""]
+    lines += [f"Judge accuracy {fmt(judge.get('accuracy'))} over {judge.get('n_graded', 0)} graded rows; "
+              f"{judge.get('failures', 0)} rows without a grade are left out of it.", ""]
     rows = [[grade, judge["grades"].get(grade, 0)] for grade in GRADES]
     rows.append(["(no grade: judge failure)", judge.get("failures", 0)])
     lines += [table(["grade", "rows"], rows), "",
