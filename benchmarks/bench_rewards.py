@@ -1,0 +1,210 @@
+"""Throughput and memory of the three core rewards (citation + format + language), one core.
+
+Workload: GRPO-like groups of 8 different completions per prompt, built from the shipped real
+HotpotQA records (10 sources of ~90 words each): six honest variants (Trivial and full path,
+elided, retypeset), one paraphrase and one flawed completion per group (2-5 refs typical).
+Every group starts cold (parse and normalisation caches cleared), as a new prompt does.
+
+Baseline, measured in the same run on the same completions: Pleias RAG-Eval's citation check
+(id valid, more than 2 words, not duplicated, and the pure-Python word-level Smith-Waterman of
+each quote against its cited source, :func:`rewards.align.smith_waterman`). Memory:
+tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
+
+    python benchmarks/bench_rewards.py [--seconds 3] [--memory-completions 100000]
+
+Targets (issue #2): >= 10,000 completions/s for the three rewards together, >= 20x the
+baseline, flat memory. Throughput is CPU time of this process pinned to one core (the
+machine is shared; wall-clock figures are printed too). Exits non-zero if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from citation_targets import hotpot_rows  # noqa: E402  (benchmarks/ is the script's folder)
+from data.corruptions import corrupt, retypeset_quotes  # noqa: E402
+from data.format import build_prompt, parse_completion  # noqa: E402
+from data.schema import source_texts  # noqa: E402
+from data.targets import oracle_completion  # noqa: E402
+from rewards import citation_reward, format_reward, language_reward  # noqa: E402
+from rewards.align import smith_waterman  # noqa: E402
+from rewards.base import parse_cached  # noqa: E402
+from rewards.text import clear_caches  # noqa: E402
+
+GROUP_SIZE = 8
+TARGET_PER_SECOND = 10_000
+TARGET_RATIO = 20.0
+MEMORY_GROWTH_LIMIT = 1 << 20  # bytes traced memory may grow from 20% to 100% of the run
+# (the bounded caches fill during the first few thousand completions, then memory is flat)
+
+Group = tuple[list[str], dict[str, list[Any]]]
+
+
+def group_for(row: Mapping[str, Any], seed: int) -> list[str]:
+    """Eight different completions for one prompt, as a GRPO group of a mid-trained model:
+    mostly literal quotes (six honest variants), one light paraphrase and one flawed answer
+    (alternating fabricated quotes, a padded fabrication, a changed digit, a wrong source).
+
+    >>> len(set(group_for(hotpot_rows(1)[0], 0)))
+    8
+    """
+    rng = random.Random(seed)
+    trivial, full = oracle_completion(row), oracle_completion(row, trivial=False)
+    flawed = ("fabricated", "honest_padding", "changed_digit", "wrong_source")[seed % 4]
+    candidates = [
+        trivial, full, oracle_completion(row, elide=True),
+        oracle_completion(row, trivial=False, elide=True), retypeset_quotes(trivial, row, rng),
+        retypeset_quotes(full, row, rng), corrupt(trivial, row, "paraphrase", seed),
+        corrupt(trivial, row, flawed, seed) or corrupt(trivial, row, "fabricated", seed),
+    ]
+    return [completion or trivial for completion in candidates]
+
+
+def build_groups(rows: Sequence[Mapping[str, Any]]) -> list[Group]:
+    """``(completions, columns)`` per prompt, columns in TRL's keyword-list shape."""
+    groups = []
+    for number, row in enumerate(rows):
+        completions = group_for(row, number)
+        columns = {key: [value] * GROUP_SIZE for key, value in row.items()}
+        columns["prompts"] = [build_prompt(row["query"], source_texts(row["sources"]))] * GROUP_SIZE
+        groups.append((completions, columns))
+    return groups
+
+
+def score_group(rewards: Sequence[Callable[..., list]], group: Group) -> None:
+    """Score one cold group with every reward, as GRPOTrainer calls them."""
+    parse_cached.cache_clear()
+    clear_caches()
+    completions, columns = group
+    for reward in rewards:
+        reward(completions=completions, **columns)
+
+
+def pleias_rag_rank(completion: str, sources: Sequence[str]) -> float:
+    """Pleias RAG-Eval's four per-citation measures (pure-Python Smith-Waterman), averaged.
+
+    >>> pleias_rag_rank('E<|language_end|><|answer_start|>x<ref name="1">a b c</ref><|answer_end|>', ["a b c"])
+    1.0
+    """
+    measures: list[float] = []
+    seen: set[str] = set()
+    for citation in parse_completion(completion).citations:
+        valid = citation.source_id is not None and 1 <= citation.source_id <= len(sources)
+        aligned = smith_waterman(citation.quote, sources[citation.source_id - 1]) if valid else 0.0
+        measures += [valid, len(citation.quote.split()) > 2, citation.quote not in seen, aligned]
+        seen.add(citation.quote)
+    return sum(measures) / len(measures) if measures else 0.0
+
+
+def pleias_baseline(group: Group) -> None:
+    """Score one group with :func:`pleias_rag_rank`."""
+    completions, columns = group
+    for completion, sources in zip(completions, columns["sources"]):
+        pleias_rag_rank(completion, source_texts(sources))
+
+
+def throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds: float,
+               rounds: int = 3) -> tuple[float, float]:
+    """Best completions/s over ``rounds`` runs of about ``seconds``: (CPU time, wall clock)."""
+    best_cpu = best_wall = 0.0
+    for _ in range(rounds):
+        done, index = 0, 0
+        cpu, wall = time.process_time(), time.perf_counter()
+        while time.process_time() - cpu < seconds:
+            step(groups[index % len(groups)])
+            done += GROUP_SIZE
+            index += 1
+        best_cpu = max(best_cpu, done / (time.process_time() - cpu))
+        best_wall = max(best_wall, done / (time.perf_counter() - wall))
+    return best_cpu, best_wall
+
+
+def memory_profile(groups: Sequence[Group], completions: int) -> list[tuple[int, int, int]]:
+    """``(completions done, traced bytes, peak bytes)`` at 10 checkpoints over ``completions``
+    distinct completions (a counter makes each one new), caches left to run as in training."""
+    rewards = (citation_reward, format_reward, language_reward)
+    checkpoints = {completions * k // 10 for k in range(1, 11)}
+    samples = []
+    tracemalloc.start()
+    try:
+        for done in range(0, completions, GROUP_SIZE):
+            originals, columns = groups[(done // GROUP_SIZE) % len(groups)]
+            batch = [c.replace("<|query_analysis_end|>", f" Case {done + i}.<|query_analysis_end|>", 1)
+                     for i, c in enumerate(originals)]
+            for reward in rewards:
+                reward(completions=batch, **columns)
+            reached = done + GROUP_SIZE
+            if any(done < mark <= reached for mark in checkpoints):
+                samples.append((reached, *tracemalloc.get_traced_memory()))
+    finally:
+        tracemalloc.stop()
+    return samples
+
+
+def pin_to_one_core() -> str:
+    """Restrict this process to one CPU core (where the OS allows it)."""
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"pinned to core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print throughput, ratio and memory figures; return 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement round")
+    parser.add_argument("--memory-completions", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    print(f"one core: {pin_to_one_core()}")
+    groups = build_groups(hotpot_rows())
+    refs = [len(parse_completion(c).citations) for completions, _ in groups for c in completions]
+    print(f"workload: {len(groups)} prompts x {GROUP_SIZE} completions, "
+          f"{sum(refs) / len(refs):.1f} refs per completion "
+          f"({sum(2 <= r <= 5 for r in refs) / len(refs):.0%} with 2-5)\n")
+    score_group((citation_reward, format_reward, language_reward), groups[0])  # warm up imports
+
+    rows = []
+    for name, rewards in (("citation", (citation_reward,)), ("format", (format_reward,)),
+                          ("language", (language_reward,)),
+                          ("citation+format+language", (citation_reward, format_reward,
+                                                        language_reward))):
+        cpu, wall = throughput(lambda group: score_group(rewards, group), groups, args.seconds)
+        rows.append((name, cpu, wall))
+    baseline_cpu, baseline_wall = throughput(pleias_baseline, groups, args.seconds, rounds=1)
+    rows.append(("Pleias RAG-Eval (pure-Python SW)", baseline_cpu, baseline_wall))
+    print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
+    for name, cpu, wall in rows:
+        print(f"{name:<34}{cpu:>20,.0f}{wall:>10,.0f}")
+    combined = rows[3][1]
+    ratio = combined / baseline_cpu
+    print(f"\nthree rewards vs Pleias baseline: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x)")
+
+    samples = memory_profile(groups, args.memory_completions)
+    print(f"\ntracemalloc over {args.memory_completions:,} distinct completions (three rewards):")
+    for done, current, peak in samples:
+        print(f"  {done:>8,} completions: traced {current / 1e6:7.2f} MB, peak {peak / 1e6:7.2f} MB")
+    growth = samples[-1][1] - samples[1][1]
+    print(f"  growth from {samples[1][0]:,} to {samples[-1][0]:,} completions: {growth / 1e6:+.2f} MB "
+          f"(limit {MEMORY_GROWTH_LIMIT / 1e6:.2f} MB)")
+
+    missed = [what for what, ok in (
+        (f"{combined:,.0f}/s < {TARGET_PER_SECOND:,}/s", combined >= TARGET_PER_SECOND),
+        (f"ratio {ratio:.1f}x < {TARGET_RATIO:.0f}x", ratio >= TARGET_RATIO),
+        (f"memory grew {growth / 1e6:.2f} MB", growth <= MEMORY_GROWTH_LIMIT)) if not ok]
+    print("\nall targets met" if not missed else "\nMISSED: " + "; ".join(missed))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
