@@ -63,6 +63,13 @@ def _rewrite_all(completion: str, rewrite: Callable[[Citation], tuple[Any, str] 
     return _rewrite(completion, replacements) if replacements else None
 
 
+def _cited_text(citation: Citation, texts: list[str]) -> str | None:
+    """The text of the source a citation names, or ``None`` when the id is not valid."""
+    if citation.source_id is None or not 1 <= citation.source_id <= len(texts):
+        return None
+    return texts[citation.source_id - 1]
+
+
 def _names(quote: str) -> str:
     """The capitalised words of a quote (the entity a fabrication is about)."""
     words = [w.strip(".,;:()\"'") for w in quote.split()[1:] if w[:1].isupper()]
@@ -122,9 +129,7 @@ def tiny_fragments(completion: str, row: Mapping[str, Any], rng: random.Random) 
     texts = source_texts(row.get("sources"))
 
     def stitch(citation: Citation) -> tuple[Any, str] | None:
-        if citation.source_id is None or not 1 <= citation.source_id <= len(texts):
-            return None
-        words = texts[citation.source_id - 1].split()
+        words = (_cited_text(citation, texts) or "").split()
         if len(words) < 8:
             return None
         count = rng.choice((3, 4))
@@ -179,10 +184,8 @@ def source_dump(completion: str, row: Mapping[str, Any], rng: random.Random) -> 
     texts = source_texts(row.get("sources"))
 
     def dump(citation: Citation) -> tuple[Any, str] | None:
-        if citation.source_id is None or not 1 <= citation.source_id <= len(texts):
-            return None
-        text = texts[citation.source_id - 1]
-        return (citation.raw_id, text.strip()) if len(sentences(text)) >= 3 else None
+        text = _cited_text(citation, texts)
+        return (citation.raw_id, text.strip()) if text and len(sentences(text)) >= 3 else None
     return _rewrite_all(completion, dump)
 
 
@@ -280,8 +283,7 @@ def honest_padding(completion: str, row: Mapping[str, Any], rng: random.Random,
     texts = source_texts(row.get("sources"))
     quoted = {citation.quote.strip() for citation in citations}
     pool = [(citation.source_id, sentence) for citation in citations
-            if citation.source_id is not None and 1 <= citation.source_id <= len(texts)
-            for sentence in sentences(texts[citation.source_id - 1])
+            for sentence in sentences(_cited_text(citation, texts) or "")
             if sentence not in quoted and 5 <= len(sentence.split()) <= 60]
     pool = list(dict.fromkeys(pool))
     padding = "".join(format_ref(source_id, neutralise(sentence))
