@@ -82,7 +82,7 @@ def extract_json_object(text: str) -> dict[str, Any]:
     ...     extract_json_object("no json here")
     ... except MalformedAnswer as error:
     ...     print(error)
-    no JSON object in the answer: 'no json here'
+    no complete JSON object in the answer: 'no json here'
     """
     decoder = json.JSONDecoder()
     start = text.find("{")
@@ -95,7 +95,7 @@ def extract_json_object(text: str) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
         start = text.find("{", start + 1)
-    raise MalformedAnswer(f"no JSON object in the answer: {text[:120]!r}")
+    raise MalformedAnswer(f"no complete JSON object in the answer: {text[:120]!r}")
 
 
 def parse_judgement(text: str, parsed: ParsedCompletion, critic: str = "llm") -> Verdict:
