@@ -38,7 +38,7 @@ from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
 from rewards.base import Reward, Score, parse_cached
-from rewards.text import fold
+from rewards.text import fold, fold_source
 
 VERDICTS: tuple[str, ...] = (
     "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
@@ -123,7 +123,7 @@ class CitationReward(Reward):
                                                "rag_eval": {}}
         sources = source_texts(row.get("sources"))
         query = row.get("query")
-        context = _Context(sources, [fold(source) for source in sources],
+        context = _Context(sources, [fold_source(source) for source in sources],
                            fold(query) if isinstance(query, str) else "")
         refs: list[dict[str, Any]] = []
         seen_quotes: set[str] = set()

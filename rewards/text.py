@@ -65,6 +65,16 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+@lru_cache(maxsize=SOURCE_CACHE_SIZE)
+def fold_source(text: str) -> str:
+    """:func:`fold` for source texts, cached apart so that quotes never evict sources.
+
+    >>> fold_source("The  A5117") == fold("The  A5117")
+    True
+    """
+    return fold.__wrapped__(text)
+
+
 def _fold_run(match: re.Match[str]) -> str:
     return match.group().translate(_TABLE).casefold()
 
@@ -196,4 +206,5 @@ def clear_caches() -> None:
     0
     """
     fold.cache_clear()
+    fold_source.cache_clear()
     normalise.cache_clear()
