@@ -104,7 +104,8 @@ def test_lora_trains_only_the_adapter(tiny_model_dir: Path, rl_jsonl: Path, rag_
 
 
 @pytest.mark.slow
-def test_two_processes(tiny_model_dir: Path, rl_jsonl: Path, tmp_path: Path) -> None:
+def test_two_processes(tiny_model_dir: Path, rl_jsonl: Path, rag_rows: list[dict],
+                       tmp_path: Path) -> None:
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
                str(REPO / "configs/accelerate/cpu2.yaml"), "--multi_gpu", "--num_processes", "2",
                str(REPO / "rl/grpo.py"),
@@ -115,8 +116,8 @@ def test_two_processes(tiny_model_dir: Path, rl_jsonl: Path, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads((tmp_path / "out" / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
-    # 2 processes x 4 completions per device per step = 8 completions = 2 prompts per step
-    assert state["log_history"][0]["num_tokens"] > 0
+    # 2 processes x 4 completions = 2 prompts of 4 generations per step (one process: 1 prompt)
+    assert state["log_history"][-1]["epoch"] == pytest.approx(2 * 2 / len(rag_rows))
     assert "rewards/format/mean" in state["log_history"][0]
     assert (tmp_path / "out" / "model.safetensors").exists()
 

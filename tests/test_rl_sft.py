@@ -50,10 +50,11 @@ def test_sft_on_critic_dir_trains_on_completion_tokens_only(
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 4 and all(loss > 0 for loss in losses)
     example = trainer.train_dataset[0]
-    mask = example["completion_mask"]
+    labels = example["labels"]
     prompt_tokens = len(trainer.processing_class(
         load_sft_dataset(critic_dir)[0]["prompt"], add_special_tokens=False)["input_ids"])
-    assert sum(mask[:prompt_tokens]) == 0 and sum(mask[prompt_tokens:]) == len(mask) - prompt_tokens
+    assert set(labels[:prompt_tokens]) == {-100}  # no loss on the prompt
+    assert labels[prompt_tokens:] == example["input_ids"][prompt_tokens:]  # loss on every target token
     eos = trainer.processing_class.eos_token_id
     assert example["input_ids"][-1] == eos  # the target ends with the EOS generation stops at
     before, after = weights(tiny_model_dir), weights(tmp_path / "out")
