@@ -87,7 +87,8 @@ class ExampleResult:
     """What the loop did with one example.
 
     ``final`` is the accepted completion (``None`` when nothing passed); ``rounds`` counts the
-    revisions judged; ``failures`` are rows of ``failures.jsonl``.
+    revisions judged; ``failures`` are rows of ``failures.jsonl``; ``revised_by`` names who wrote
+    an accepted revision (a critic's name, or ``"policy"``).
 
     >>> result = ExampleResult(line=1, id="a", prompt="P", language="en", initial="x", final="x")
     >>> result.accepted, result.initially_passed
@@ -105,6 +106,7 @@ class ExampleResult:
     rewards_before: dict[str, float | None] = field(default_factory=dict)
     rewards_after: dict[str, float | None] = field(default_factory=dict)
     error: str | None = None
+    revised_by: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -127,8 +129,8 @@ class CritiqueLoop:
     >>> bad = render_completion(language="English", query_analysis="Easy.", query_report="Trivial",
     ...     answer='It ends in Helsby<ref name="<|source_id|>2">It runs between Shotwick and Helsby.</ref>')
     >>> result = CritiqueLoop([RuleCritic()]).run_batch([(1, {**row, "completion": bad})])[0]
-    >>> result.accepted, result.rounds, [f["kind"] for f in result.failures]
-    (True, 1, ['invalid_ref'])
+    >>> result.accepted, result.rounds, [f["kind"] for f in result.failures], result.revised_by
+    (True, 1, ['invalid_ref'], 'rules')
     """
 
     def __init__(self, critics: Sequence[Critic], policy: Policy | None = None,
@@ -147,19 +149,20 @@ class CritiqueLoop:
         results = [self._start(line, row) for line, row in rows]
         self._generate_missing(results, [row for _, row in rows])
         examples = [row for _, row in rows]
-        candidates: dict[int, str] = {i: r.initial for i, r in enumerate(results) if r.error is None}
-        seen: dict[int, set[str]] = {i: {text} for i, text in candidates.items()}
+        candidates: dict[int, tuple[str, str | None]] = {
+            i: (r.initial, None) for i, r in enumerate(results) if r.error is None}
+        seen: dict[int, set[str]] = {i: {text} for i, (text, _) in candidates.items()}
         for round_number in range(self.settings.max_rounds + 1):
             if not candidates:
                 break
-            verdicts = self.judge([(examples[i], text) for i, text in candidates.items()])
+            verdicts = self.judge([(examples[i], text) for i, (text, _) in candidates.items()])
             revisions: dict[int, Verdict] = {}
-            for (index, text), verdict_list in zip(candidates.items(), verdicts):
+            for (index, (text, source)), verdict_list in zip(candidates.items(), verdicts):
                 result = results[index]
                 result.rounds = round_number
                 self._record(result, round_number, verdict_list)
                 if self.passes(verdict_list):
-                    result.final = text
+                    result.final, result.revised_by = text, source
                 else:
                     revisions[index] = verdict_list
             candidates = self._revise(results, examples, revisions, seen) \
@@ -222,14 +225,16 @@ class CritiqueLoop:
                                         "language": result.language})
 
     def _revise(self, results: list[ExampleResult], examples: list[Mapping[str, Any]],
-                failing: Mapping[int, list[Verdict]], seen: dict[int, set[str]]) -> dict[int, str]:
-        """Next candidates: a critic's revision, else the policy's regeneration with feedback."""
-        candidates: dict[int, str] = {}
+                failing: Mapping[int, list[Verdict]],
+                seen: dict[int, set[str]]) -> dict[int, tuple[str, str | None]]:
+        """Next candidates and who wrote them: a critic's revision, else the policy's
+        regeneration with the critique as feedback."""
+        candidates: dict[int, tuple[str, str | None]] = {}
         to_regenerate: list[tuple[int, str]] = []
         for index, verdicts in failing.items():
-            revision = next((v.revision for v in verdicts if not v.passed and v.revision), None)
-            if revision is not None and revision not in seen[index]:
-                candidates[index] = revision
+            reviser = next((v for v in verdicts if not v.passed and v.revision), None)
+            if reviser is not None and reviser.revision not in seen[index]:
+                candidates[index] = (reviser.revision, reviser.critic)
             elif self.policy is not None and self.settings.regenerate:
                 feedback = "\n".join(v.feedback() for v in verdicts if not v.passed)
                 to_regenerate.append((index, self.policy.feedback_prompt(examples[index], feedback)))
@@ -239,8 +244,8 @@ class CritiqueLoop:
                 if isinstance(text, BackendError):
                     results[index].error = f"policy regeneration failed: {type(text).__name__}: {text}"
                 else:
-                    candidates[index] = text
-        for index, text in list(candidates.items()):
+                    candidates[index] = (text, "policy")
+        for index, (text, _) in list(candidates.items()):
             if text in seen[index]:
                 del candidates[index]  # the same text again cannot pass: stop revising it
             seen[index].add(text)

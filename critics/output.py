@@ -99,7 +99,7 @@ class OutputDir:
             self.sizes[name] = os.fstat(handle.fileno()).st_size
         entry = {"line": result.line, "id": result.id, "language": result.language,
                  "accepted": result.accepted, "initially_passed": result.initially_passed,
-                 "rounds": result.rounds, "error": result.error,
+                 "rounds": result.rounds, "revised_by": result.revised_by, "error": result.error,
                  "rewards_before": result.rewards_before, "rewards_after": result.rewards_after,
                  "sizes": dict(self.sizes)}
         write_jsonl_line(self._handles[LEDGER], entry)

@@ -41,6 +41,8 @@ def summarise(ledger: Sequence[Mapping[str, Any]], failures: Sequence[Mapping[st
     return {
         "n": n, "accepted": accepted, "initially_passed": passing, "corrected": accepted - passing,
         "errors": sum(entry.get("error") is not None for entry in ledger),
+        "revised_by": dict(Counter(entry["revised_by"] for entry in ledger
+                                   if entry.get("accepted") and entry.get("revised_by")).most_common()),
         "by_kind": dict(Counter(f["kind"] for f in failures).most_common()),
         "by_round": dict(sorted(Counter(int(f["round"]) for f in failures).items())),
         "by_language": {language: dict(counts) for language, counts in sorted(by_language.items())},
@@ -73,6 +75,8 @@ def render_markdown(summary: Mapping[str, Any], backend_stats: Mapping[str, Any]
              f"- Acceptance rate: {_rate(summary['accepted'], n)} of all examples passed every critic",
              f"- Correction rate: {_rate(summary['corrected'], failing)} of the failing examples were "
              f"repaired and verified ({summary['corrected']} SFT rows / preference pairs)",
+             f"- Accepted revisions by author: "
+             + (", ".join(f"{name} {count}" for name, count in summary["revised_by"].items()) or "none"),
              f"- Failures recorded: {sum(summary['by_kind'].values())}", ""]
     if backend_stats:
         lines += ["- Backend requests: " + ", ".join(f"{k} {v}" for k, v in backend_stats.items()), ""]

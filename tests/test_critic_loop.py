@@ -64,12 +64,14 @@ def test_outputs_follow_the_contract(reference, input_file):
     kinds = {row["kind"] for row in failures}
     assert {"misquote", "wrong_source", "number_changed", "query_quote", "quote_shape"} <= kinds
     assert all(pref["chosen"] != pref["rejected"] for pref in preferences)
+    assert {entry["revised_by"] for entry in ledger if entry["accepted"] and not entry["initially_passed"]} == {"rules"}
 
 
 def test_report_has_tallies_rates_rewards_and_chart(reference):
     report = (reference / "report.md").read_text()
     for heading in ("## Failures by kind", "## Failures by language", "## Failures by round",
-                    "## Reward means before and after", "Acceptance rate", "report.png"):
+                    "## Reward means before and after", "Acceptance rate", "report.png",
+                    "Accepted revisions by author: rules "):
         assert heading in report
     citation_line = next(line for line in report.splitlines() if line.startswith("| citation |"))
     before, after = (float(cell) for cell in citation_line.split("|")[2:4])
