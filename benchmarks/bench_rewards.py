@@ -73,7 +73,12 @@ def group_for(row: Mapping[str, Any], seed: int) -> list[str]:
 
 
 def build_groups(rows: Sequence[Mapping[str, Any]]) -> list[Group]:
-    """``(completions, columns)`` per prompt, columns in TRL's keyword-list shape."""
+    """``(completions, columns)`` per prompt, columns in TRL's keyword-list shape.
+
+    >>> completions, columns = build_groups(hotpot_rows(1))[0]
+    >>> len(completions), len(columns["sources"]), columns["prompts"][0].startswith("<|query_start|>")
+    (8, 8, True)
+    """
     groups = []
     for number, row in enumerate(rows):
         completions = group_for(row, number)
@@ -84,7 +89,10 @@ def build_groups(rows: Sequence[Mapping[str, Any]]) -> list[Group]:
 
 
 def score_group(rewards: Sequence[Callable[..., list]], group: Group) -> None:
-    """Score one cold group with every reward, as GRPOTrainer calls them."""
+    """Score one cold group with every reward, as GRPOTrainer calls them.
+
+    >>> score_group((citation_reward,), build_groups(hotpot_rows(1))[0])
+    """
     parse_cached.cache_clear()
     clear_caches()
     completions, columns = group
@@ -161,7 +169,10 @@ def pleias_rag_rank(completion: str, sources: Sequence[str],
 
 
 def baseline(align: Callable[[str, str], float]) -> Callable[[Group], None]:
-    """A group scorer computing :func:`pleias_rag_rank` with ``align``."""
+    """A group scorer computing :func:`pleias_rag_rank` with ``align``.
+
+    >>> baseline(smith_waterman)(build_groups(hotpot_rows(1))[0])
+    """
     def score(group: Group) -> None:
         completions, columns = group
         for completion, sources in zip(completions, columns["sources"]):
@@ -169,7 +180,7 @@ def baseline(align: Callable[[str, str], float]) -> Callable[[Group], None]:
     return score
 
 
-def throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds: float,
+def _throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds: float,
                rounds: int = 3) -> tuple[float, float]:
     """Best completions/s over ``rounds`` runs of about ``seconds``: (CPU time, wall clock)."""
     best_cpu = best_wall = 0.0
@@ -185,7 +196,7 @@ def throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds: 
     return best_cpu, best_wall
 
 
-def memory_profile(groups: Sequence[Group], completions: int) -> list[tuple[int, int, int]]:
+def _memory_profile(groups: Sequence[Group], completions: int) -> list[tuple[int, int, int]]:
     """``(completions done, traced bytes, peak bytes)`` at 10 checkpoints over ``completions``
     distinct completions (a counter makes each one new), caches left to run as in training."""
     rewards = (citation_reward, format_reward, language_reward)
@@ -207,7 +218,7 @@ def memory_profile(groups: Sequence[Group], completions: int) -> list[tuple[int,
     return samples
 
 
-def pin_to_one_core() -> str:
+def _pin_to_one_core() -> str:
     """Restrict this process to one CPU core (where the OS allows it)."""
     if hasattr(os, "sched_setaffinity"):
         core = min(os.sched_getaffinity(0))
@@ -222,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement round")
     parser.add_argument("--memory-completions", type=int, default=100_000)
     args = parser.parse_args(argv)
-    print(f"one core: {pin_to_one_core()}")
+    print(f"one core: {_pin_to_one_core()}")
     groups = build_groups(hotpot_rows())
     refs = [len(parse_completion(c).citations) for completions, _ in groups for c in completions]
     print(f"workload: {len(groups)} prompts x {GROUP_SIZE} completions, "
@@ -235,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                           ("language", (language_reward,)),
                           ("citation+format+language", (citation_reward, format_reward,
                                                         language_reward))):
-        cpu, wall = throughput(lambda group: score_group(rewards, group), groups, args.seconds)
+        cpu, wall = _throughput(lambda group: score_group(rewards, group), groups, args.seconds)
         rows.append((name, cpu, wall))
-    lean_cpu, lean_wall = throughput(baseline(smith_waterman), groups, args.seconds, rounds=1)
+    lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds, rounds=1)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
-    reference_cpu, reference_wall = throughput(baseline(pleias_reference_sw), groups[:10],
+    reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups[:10],
                                                args.seconds, rounds=1)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
@@ -250,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nthree rewards vs Pleias-style SW baseline: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x); "
           f"vs our lean pure-Python SW: {combined / lean_cpu:.1f}x")
 
-    samples = memory_profile(groups, args.memory_completions)
+    samples = _memory_profile(groups, args.memory_completions)
     print(f"\ntracemalloc over {args.memory_completions:,} distinct completions (three rewards):")
     for done, current, peak in samples:
         print(f"  {done:>8,} completions: traced {current / 1e6:7.2f} MB, peak {peak / 1e6:7.2f} MB")

@@ -129,12 +129,12 @@ class CitationReward(Reward):
         seen_quotes: set[str] = set()
         seen_raw: set[str] = set()
         for index, citation in enumerate(citations):
-            refs.append(self.judge(index, citation, context, seen_quotes, seen_raw))
+            refs.append(self._judge(index, citation, context, seen_quotes, seen_raw))
         rag_eval = _rag_eval(refs)
         return min(ref["score"] for ref in refs), {
             "refs": refs, "metrics": _metrics(refs, rag_eval), "rag_eval": rag_eval}
 
-    def judge(self, index: int, citation: Citation, context: _Context,
+    def _judge(self, index: int, citation: Citation, context: _Context,
               seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
         """Verdict, score, alignment and RAG-Eval measures of one ref (updates the seen sets)."""
         quote = citation.quote.strip()
