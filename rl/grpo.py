@@ -73,9 +73,9 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
     return funcs
 
 
-def run(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
-        model_args: "ModelConfig", **trainer_kwargs: Any) -> "GRPOTrainer":
-    """Train with GRPO and save the model; returns the trainer (state, log history).
+def build_trainer(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
+                  model_args: "ModelConfig", **trainer_kwargs: Any) -> "GRPOTrainer":
+    """Dataset, Pleias-ready policy, rewards and PEFT config assembled into a ``GRPOTrainer``.
 
     ``trainer_kwargs`` go to ``GRPOTrainer`` (``callbacks``, ``rollout_func``...).
     """
@@ -89,11 +89,15 @@ def run(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
                               script_args.dataset_config, script_args.max_samples)
     model, tokenizer = load_policy(model_args, script_args, training_args.trust_remote_code)
     reward_funcs = build_reward_funcs(script_args, training_args, tokenizer)
-    trainer = GRPOTrainer(
+    return GRPOTrainer(
         model=model, processing_class=tokenizer, args=training_args, train_dataset=dataset,
-        reward_funcs=reward_funcs,
-        peft_config=get_peft_config(model_args),
-        **trainer_kwargs)
+        reward_funcs=reward_funcs, peft_config=get_peft_config(model_args), **trainer_kwargs)
+
+
+def run(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
+        model_args: "ModelConfig", **trainer_kwargs: Any) -> "GRPOTrainer":
+    """Train with GRPO and save the model; returns the trainer (state, log history)."""
+    trainer = build_trainer(script_args, training_args, model_args, **trainer_kwargs)
     train_and_save(trainer, training_args.resume_from_checkpoint, training_args.output_dir)
     return trainer
 

