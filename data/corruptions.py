@@ -63,6 +63,18 @@ def _rewrite_all(completion: str, rewrite: Callable[[Citation], tuple[Any, str] 
     return _rewrite(completion, replacements) if replacements else None
 
 
+def _rewrite_cited(completion: str, row: Mapping[str, Any],
+                   rewrite: Callable[[Citation, str], str | None]) -> str | None:
+    """Rewrite every ref with a valid id from the ref and its source text (``None``: keep it)."""
+    texts = source_texts(row.get("sources"))
+
+    def one(citation: Citation) -> tuple[Any, str] | None:
+        text = _cited_text(citation, texts)
+        quote = None if text is None else rewrite(citation, text)
+        return None if quote is None else (citation.raw_id, quote)
+    return _rewrite_all(completion, one)
+
+
 def _cited_text(citation: Citation, texts: list[str]) -> str | None:
     """The text of the source a citation names, or ``None`` when the id is not valid."""
     if citation.source_id is None or not 1 <= citation.source_id <= len(texts):
@@ -126,17 +138,14 @@ def tiny_fragments(completion: str, row: Mapping[str, Any], rng: random.Random) 
     ...                random.Random(1)).count("(…)")
     2
     """
-    texts = source_texts(row.get("sources"))
-
-    def stitch(citation: Citation) -> tuple[Any, str] | None:
-        words = (_cited_text(citation, texts) or "").split()
+    def stitch(citation: Citation, text: str) -> str | None:
+        words = text.split()
         if len(words) < 8:
             return None
         count = rng.choice((3, 4))
         starts = sorted(rng.sample(range(0, len(words) - 2, 2), min(count, (len(words) - 1) // 2)))
-        pieces = [" ".join(words[s:s + rng.choice((1, 2))]) for s in starts]
-        return citation.raw_id, _ELISION.join(pieces)
-    return _rewrite_all(completion, stitch)
+        return _ELISION.join(" ".join(words[s:s + rng.choice((1, 2))]) for s in starts)
+    return _rewrite_cited(completion, row, stitch)
 
 
 def changed_digit(completion: str, row: Mapping[str, Any], rng: random.Random) -> str | None:
@@ -181,12 +190,8 @@ def source_dump(completion: str, row: Mapping[str, Any], rng: random.Random) -> 
     ...             random.Random(0)).count("Three is everywhere.")
     1
     """
-    texts = source_texts(row.get("sources"))
-
-    def dump(citation: Citation) -> tuple[Any, str] | None:
-        text = _cited_text(citation, texts)
-        return (citation.raw_id, text.strip()) if text and len(sentences(text)) >= 3 else None
-    return _rewrite_all(completion, dump)
+    return _rewrite_cited(completion, row, lambda citation, text: (
+        text.strip() if len(sentences(text)) >= 3 else None))
 
 
 def paraphrase(quote: str, rng: random.Random) -> str:
