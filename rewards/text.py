@@ -11,7 +11,6 @@ ORIGINAL source. Sources repeat across a GRPO group, so both are cached (LRU key
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from array import array
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ def _build_table() -> dict[int, str | None]:
     table: dict[int, str | None] = {ord(c): "'" for c in _QUOTES}
     table.update({ord(c): '"' for c in _DOUBLE_QUOTES})
     table.update({ord(c): "-" for c in _DASHES})
-    table.update({code: None for code in range(sys.maxunicode + 1)
-                  if unicodedata.category(chr(code)) == "Cf"})
+    # Format characters (Cf) live in planes 0, 1 and 14 only; scanning those is 10x faster.
+    table.update({code: None for block in (range(0x20000), range(0xE0000, 0xE1000))
+                  for code in block if unicodedata.category(chr(code)) == "Cf"})
     return table
 
 
