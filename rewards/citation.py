@@ -20,9 +20,11 @@ one bad quote (every penalised verdict scores <= 0.5) caps the completion howeve
 quotes surround it. No refs scores 0.0, except on a row marked ``answerable: false``, where a
 refusal without refs is right and the reward does not apply (``None``).
 
-Diagnostics: ``refs`` (one dict per ref: index, source_id, quote, verdict, score, aligned_span,
-aligned_text, found_in, rag_eval), ``metrics`` (logged by the trainer) and ``rag_eval`` (Pleias'
-four RAG-Eval measures averaged, and their mean ``rag_rank``).
+Diagnostics: ``refs`` (one dict per ref: index, source_id, quote, verdict, score, aligned_span
+in the ORIGINAL cited source or ``None`` when nothing aligned above ``paraphrase_threshold``,
+aligned_text, found_in, rag_eval with Pleias' id_valid/long_enough/not_duplicated/sw_score),
+``metrics`` (floats the trainer logs as ``citation/<name>``) and ``rag_eval`` (the four measures
+averaged, and their mean ``rag_rank``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ HONEST_VERDICTS = frozenset({"exact", "elided", "fuzzy"})
 
 MAX_DIAGNOSTIC_CHARS = 2000
 """Quotes and aligned texts longer than this are cut in the diagnostics."""
-
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class CitationReward(Reward):
             "refs": refs, "metrics": _metrics(refs, rag_eval), "rag_eval": rag_eval}
 
     def _judge(self, index: int, citation: Citation, context: _Context,
-              seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
+               seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
         """Verdict, score, alignment and RAG-Eval measures of one ref (updates the seen sets)."""
         quote = citation.quote.strip()
         fragments = split_fragments(quote)
