@@ -349,6 +349,20 @@ def _check_refs_outside_answer(parsed: ParsedCompletion) -> None:
             parsed.errors.append(f"<ref> outside the answer, in {section.name}")
 
 
+def _ref_tags(text: str) -> list[tuple[re.Match[str], int, int | None]]:
+    """Every ``<ref ...>`` tag with where its quote ends and its close tag ends (``None``: unclosed).
+
+    An unclosed ref's quote runs to the next ref (or the end). Linear time.
+    """
+    opens = list(_REF_OPEN.finditer(text))
+    tags = []
+    for index, tag in enumerate(opens):
+        next_open = opens[index + 1].start() if index + 1 < len(opens) else len(text)
+        close = _REF_CLOSE.search(text, tag.end(), next_open)
+        tags.append((tag, close.start() if close else next_open, close.end() if close else None))
+    return tags
+
+
 def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = None) -> list[Citation]:
     """Find every ``<ref>`` in an answer text; record malformed ones in ``errors``.
 
@@ -359,24 +373,20 @@ def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = Non
     """
     errors = [] if errors is None else errors
     citations: list[Citation] = []
-    opens = list(_REF_OPEN.finditer(answer))
-    for index, tag in enumerate(opens):
-        next_open = opens[index + 1].start() if index + 1 < len(opens) else len(answer)
-        close = _REF_CLOSE.search(answer, tag.end(), next_open)
-        quote_end = close.start() if close else next_open
-        tag_end = close.end() if close else next_open
+    claim_start = 0
+    for tag, quote_end, close_end in _ref_tags(answer):
         raw_id, source_id = _ref_id(tag.group(0), errors)
-        if close is None:
+        if close_end is None:
             errors.append(f"unclosed <ref> for source {raw_id!r}")
-        quote = answer[tag.end():quote_end]
-        claim_start = citations[-1].span[1] - offset if citations else 0
+        tag_end = quote_end if close_end is None else close_end
         citations.append(Citation(
-            source_id=source_id, raw_id=raw_id, quote=quote,
+            source_id=source_id, raw_id=raw_id, quote=answer[tag.end():quote_end],
             span=(tag.start() + offset, tag_end + offset),
             quote_span=(tag.end() + offset, quote_end + offset),
-            claim=_claim(answer, claim_start, tag.start(), citations[-1].claim if citations else ""),
-            closed=close is not None,
+            claim=_claim(answer[claim_start:tag.start()], citations[-1].claim if citations else ""),
+            closed=close_end is not None,
         ))
+        claim_start = tag_end
     return citations
 
 
@@ -392,12 +402,12 @@ def _ref_id(tag: str, errors: list[str]) -> tuple[str, int | None]:
     return raw_id, int(raw_id)
 
 
-def _claim(answer: str, start: int, ref_start: int, previous_claim: str) -> str:
-    """The text before a ref back to the previous sentence end or ref, refs removed.
+def _claim(window: str, previous_claim: str) -> str:
+    """The claim of a ref: the text before it back to the previous sentence end.
 
-    Back-to-back refs share the claim of the ref just before (linear time: no re-scan).
+    ``window`` runs from the previous ref (or the answer start), so it holds no ref. Back-to-back
+    refs share the claim of the ref just before (linear time: no re-scan).
     """
-    window = strip_refs(answer[start:ref_start])
     if not window.strip():
         return previous_claim
     ends = list(_SENTENCE_END.finditer(window.rstrip()))
@@ -420,11 +430,11 @@ def strip_refs(text: str, keep_quotes: bool = False) -> str:
         return text
     pieces: list[str] = []
     cursor = 0
-    for citation in parse_citations(text):
-        pieces.append(text[cursor:citation.span[0]])
+    for tag, quote_end, close_end in _ref_tags(text):
+        pieces.append(text[cursor:tag.start()])
         if keep_quotes:
-            pieces.append(" " + citation.quote)
-        cursor = citation.span[1]
+            pieces.append(" " + text[tag.end():quote_end])
+        cursor = quote_end if close_end is None else close_end
     pieces.append(text[cursor:])
     return "".join(pieces)
 
