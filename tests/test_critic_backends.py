@@ -3,16 +3,15 @@ local HTTP server (a real socket server whose answers the test chooses: 503, 429
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Iterator
 
 import pytest
 
 from critics.backends import (BackendError, BackendUnavailable, BudgetExhausted, EchoBackend,
                               OpenAIBackend, as_messages, make_backend)
+from http_stub import JSONHandler, serve
 
 
 class Script:
@@ -26,24 +25,13 @@ class Script:
 
 
 def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def reply(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JSONHandler):
         def do_GET(self) -> None:
             status = script.health if self.path == "/health" else 200
             self.reply(status, {"status": "ok"} if status == 200 else {"error": "nope"})
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.read_json()
             script.bodies.append(body)
             time.sleep(script.delay)
             status = script.statuses.pop(0) if script.statuses else 200
@@ -59,12 +47,8 @@ def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture()
 def server() -> Iterator[tuple[str, Script]]:
     script = Script()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(script))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", script
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(make_handler(script)) as url:
+        yield url + "/v1", script
 
 
 def test_chat_and_text_modes_send_openai_payloads(server):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -14,49 +12,32 @@ import pytest
 
 from data.targets import oracle_completion
 from evaluation.cli import main
+from http_stub import JSONHandler, serve
 
 
-class GradingJudge(BaseHTTPRequestHandler):
+class GradingJudge(JSONHandler):
     """A deterministic judge on ``/v1/chat/completions``: "Yes" when the gold is in the answer,
     "Rather yes" when the answer says "probably", "No" otherwise; counts its requests."""
 
     requests: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-        self._send({"status": "ok"} if self.path == "/health" else {"data": []})
+        self.reply(200, {"status": "ok"} if self.path == "/health" else {"data": []})
 
     def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        user = body["messages"][-1]["content"]
+        user = self.read_json()["messages"][-1]["content"]
         GradingJudge.requests.append(user)
         gold = re.search(r"Gold answer: (.*?)(?: \(also accepted|\n)", user).group(1).lower()
         answer = re.search(r"Candidate answer: (.*)\n", user).group(1).lower()
         grade = "Rather yes" if "probably" in answer else "Yes" if gold in answer else "No"
-        self._send({"choices": [{"message": {"role": "assistant", "content": grade}}]})
-
-    def _send(self, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, {"choices": [{"message": {"role": "assistant", "content": grade}}]})
 
 
 @pytest.fixture()
 def judge_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GradingJudge)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     GradingJudge.requests = []
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(GradingJudge) as url:
+        yield url + "/v1"
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

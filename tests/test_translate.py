@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -13,16 +10,17 @@ import pytest
 
 from data.exercises import ExerciseOptions, apply_exercises
 from data.translate import ChatTranslator, TranslationError
+from http_stub import JSONHandler, serve
 from llm_server import served_tiny_model, tiny_model_dir  # noqa: F401  (pytest fixtures)
 
 
-class ChatHandler(BaseHTTPRequestHandler):
+class ChatHandler(JSONHandler):
     """``/v1/chat/completions``: answers ``«Language» text`` deterministically; logs requests."""
 
     requests: list[dict] = []
 
     def do_POST(self) -> None:  # noqa: N802  (http.server naming)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         type(self).requests.append({"path": self.path, "body": body,
                                     "auth": self.headers.get("Authorization")})
         if self.path != "/v1/chat/completions":
@@ -33,30 +31,15 @@ class ChatHandler(BaseHTTPRequestHandler):
             self.send_error(500, "boom")
             return
         language = re.search(r"into (\w+)\.", system).group(1)
-        payload = {"choices": [{"message": {"role": "assistant", "content": f" «{language}» {user}\n"}}]}
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, {"choices": [{"message": {"role": "assistant",
+                                                  "content": f" «{language}» {user}\n"}}]})
 
 
 @pytest.fixture()
 def chat_server() -> Iterator[str]:
     ChatHandler.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(ChatHandler) as url:
+        yield url
 
 
 def test_translates_over_http_and_keeps_outer_whitespace(chat_server: str) -> None:
