@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rl.recipe import RecipeArguments, load_policy, train_and_save
+from rl.recipe import RecipeArguments, load_policy, parse_recipe, train_and_save
 
 if TYPE_CHECKING:
     from rewards.base import Reward
@@ -109,10 +109,9 @@ def parse_args(argv: list[str]) -> tuple[GRPOScriptArguments, "GRPOConfig", "Mod
     >>> t.max_steps, t.bf16, s.build_tiny_model
     (3, False, True)
     """
-    from trl import GRPOConfig, ModelConfig, TrlParser
+    from trl import GRPOConfig
 
-    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
-    return parser.parse_args_and_config(args=argv)
+    return parse_recipe(GRPOScriptArguments, GRPOConfig, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

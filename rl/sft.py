@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rl.recipe import RecipeArguments, load_policy, train_and_save
+from rl.recipe import RecipeArguments, load_policy, parse_recipe, train_and_save
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -72,10 +72,9 @@ def parse_args(argv: list[str]) -> tuple[RecipeArguments, "SFTConfig", "ModelCon
     >>> t.max_steps, t.completion_only_loss is not False
     (1, True)
     """
-    from trl import ModelConfig, SFTConfig, TrlParser
+    from trl import SFTConfig
 
-    parser = TrlParser((RecipeArguments, SFTConfig, ModelConfig))
-    return parser.parse_args_and_config(args=argv)
+    return parse_recipe(RecipeArguments, SFTConfig, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

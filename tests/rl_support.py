@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -73,3 +73,13 @@ def weights(path: Path) -> dict[str, Any]:
 def logged_keys(trainer: Any) -> set[str]:
     """Every metric name the trainer logged during training."""
     return {key for entry in trainer.state.log_history for key in entry}
+
+
+class StopAfterFirstSave:
+    """A trainer callback that kills the run right after its first checkpoint is written."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt("killed after checkpoint")

@@ -16,7 +16,8 @@ import torch
 from data.format import EOS_TOKEN
 from rl import grpo
 from rl_support import (  # noqa: F401  (fixtures)
-    REPO, SMOKE, critic_dir, logged_keys, overrides, rag_rows, rl_jsonl, tiny_model_dir, weights)
+    REPO, SMOKE, StopAfterFirstSave, critic_dir, logged_keys, overrides, rag_rows, rl_jsonl,
+    tiny_model_dir, weights)
 
 REWARDS = ("citation", "format", "language", "answer", "source_f1", "refusal")
 
@@ -120,16 +121,6 @@ def test_two_processes(tiny_model_dir: Path, rl_jsonl: Path, rag_rows: list[dict
     assert state["log_history"][-1]["epoch"] == pytest.approx(2 * 2 / len(rag_rows))
     assert "rewards/format/mean" in state["log_history"][0]
     assert (tmp_path / "out" / "model.safetensors").exists()
-
-
-class StopAfterFirstSave:
-    """A callback that kills the run right after its first checkpoint is written."""
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        raise KeyboardInterrupt("killed after checkpoint")
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ import torch
 from rl import sft
 from rl.training_data import load_sft_dataset
 from rl_support import (  # noqa: F401  (fixtures)
-    WARMSTART, critic_dir, overrides, rag_rows, tiny_model_dir, weights)
+    WARMSTART, StopAfterFirstSave, critic_dir, overrides, rag_rows, tiny_model_dir, weights)
 
 
 def sft_args(model: Path, data: Path, out: Path, **extra: object) -> list[str]:
@@ -59,16 +58,6 @@ def test_sft_on_critic_dir_trains_on_completion_tokens_only(
     assert example["input_ids"][-1] == eos  # the target ends with the EOS generation stops at
     before, after = weights(tiny_model_dir), weights(tmp_path / "out")
     assert any(not torch.equal(before[name], after[name]) for name in before)
-
-
-class StopAfterFirstSave:
-    """A callback that kills the run right after its first checkpoint is written."""
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        raise KeyboardInterrupt("killed after checkpoint")
 
 
 @pytest.mark.slow
