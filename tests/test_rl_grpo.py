@@ -56,7 +56,8 @@ def test_two_steps_all_rewards_logged_and_structure_survives_decoding(
     assert "<|answer_start|>" not in tokenizer.decode(sample, skip_special_tokens=True)  # the trap
     good = {row["prompt"]: row["completion"] for row in rag_rows}
 
-    trainer = grpo.run(*grpo.parse_args(smoke_args(tiny_model_dir, rl_jsonl, tmp_path / "out")),
+    trainer = grpo.run(*grpo.parse_args(smoke_args(tiny_model_dir, rl_jsonl, tmp_path / "out",
+                                                   report_to="tensorboard")),
                        rollout_func=forced_rollout(good, tokenizer))
 
     assert trainer.state.global_step == 2
@@ -72,6 +73,22 @@ def test_two_steps_all_rewards_logged_and_structure_survives_decoding(
     before, after = weights(tiny_model_dir), weights(tmp_path / "out")
     changed = [name for name in before if not torch.equal(before[name], after[name])]
     assert len(changed) >= len(before) // 2
+    tags = tensorboard_tags(tmp_path / "out")
+    assert {f"train/rewards/{name}/mean" for name in REWARDS} <= tags
+    assert {"train/format/clean", "train/language/answer_match"} <= tags
+    assert any(tag.startswith("train/citation/") for tag in tags)
+
+
+def tensorboard_tags(output_dir: Path) -> set[str]:
+    """Scalar tags written by the trainer's TensorBoard callback under ``output_dir/runs``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: set[str] = set()
+    for events in output_dir.glob("runs/**/events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    return tags
 
 
 @pytest.mark.slow
