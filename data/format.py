@@ -48,6 +48,11 @@ SOURCE_REPORT_LABELS: dict[str, str] = {
 ELISION_MARKERS: tuple[str, ...] = ("(…)", "(...)", "[…]", "[...]", "…")
 """Markers that shorten a quote; fragments around them must occur in order in the source."""
 
+_EOS_TOKENS = (EOS_TOKEN, *OTHER_EOS_TOKENS)
+_SECTION_TOKENS: dict[str, tuple[str, bool]] = {
+    f"{name}_{edge}": (name, edge == "start") for name in SECTIONS for edge in ("start", "end")}
+"""Structure token name (``answer_start``) -> (section, True for a start token)."""
+_SECTION_RANK = {name: rank for rank, name in enumerate(SECTIONS)}
 _GUARD = "\u2060"  # WORD JOINER: invisible, never part of a special token.
 _INJECTION = re.compile(r"<(?=\||/?ref\b)", re.IGNORECASE)
 _TOKEN = re.compile(r"<\|([a-z_]{1,40})\|>")
@@ -56,7 +61,9 @@ _REF_CLOSE = re.compile(r"</ref\s*>", re.IGNORECASE)
 _REF_NAME = re.compile(
     r"""name\s*=\s*["']?\s*(?:<\|source_id\|>)?\s*([^"'>\s]*)""", re.IGNORECASE
 )
-_SENTENCE_END = re.compile(r"[.!?;:]\s|\n")
+_LAST_SENTENCE_END = re.compile(r"(?s:.*)(?:[.!?;:]\s|\n)")  # greedy: the last one
+_STRUCTURE_TOKEN = re.compile(r"<\|(?!source_id\|>)([a-z_]{1,40})\|>")  # refs hold source_id
+_CANONICAL_REF_HEAD = '<ref name="<|source_id|>'
 _MAX_SOURCE_ID_DIGITS = 9
 
 
@@ -141,7 +148,10 @@ class ParsedCompletion:
         >>> parse_completion("English<|language_end|><|answer_start|>Hi<|answer_end|>").section("answer").content
         'Hi'
         """
-        return next((s for s in self.sections if s.name == name), None)
+        for section in self.sections:
+            if section.name == name:
+                return section
+        return None
 
     @property
     def answer(self) -> str | None:
@@ -206,13 +216,10 @@ def _strip_eos(text: str) -> tuple[str, bool]:
     """Drop trailing whitespace and end-of-sequence strings; say whether one was there."""
     body = text.rstrip()
     ended = False
-    progress = True
-    while progress:
-        progress = False
-        for eos in (EOS_TOKEN, *OTHER_EOS_TOKENS):
-            if body.endswith(eos):
-                body = body[: -len(eos)].rstrip()
-                ended = progress = True
+    while body.endswith(_EOS_TOKENS):  # no EOS string ends another: one matches at a time
+        eos = next(token for token in _EOS_TOKENS if body.endswith(token))
+        body = body[: -len(eos)].rstrip()
+        ended = True
     return body, ended
 
 
@@ -235,94 +242,106 @@ def parse_completion(text: object) -> ParsedCompletion:
     parsed = ParsedCompletion(text=raw)
     body, offset = strip_prompt(raw)
     body, parsed.ended = _strip_eos(body)
-    _parse_language(parsed, body, offset)
-    _parse_sections(parsed, body, offset)
-    _parse_labels(parsed)
-    answer = parsed.section("answer")
+    language_end = body.find("<|language_end|>")
+    _parse_language(parsed, body, language_end)
+    _parse_sections(parsed, body, offset, language_end)
+    first = _first_sections(parsed.sections)
+    query_label = _label(first.get("query_report"), QUERY_REPORT_LABELS)
+    _check_order(parsed, first, query_label)
+    _parse_labels(parsed, first, query_label)
+    answer = first.get("answer")
     if answer is not None:
         parsed.citations = parse_citations(answer.content, answer.start, parsed.errors)
     _check_refs_outside_answer(parsed)
     return parsed
 
 
-def _parse_language(parsed: ParsedCompletion, body: str, offset: int) -> None:
-    end = body.find("<|language_end|>")
+def _parse_language(parsed: ParsedCompletion, body: str, end: int) -> None:
     if end < 0:
         parsed.errors.append("missing <|language_end|>: no language line")
         return
     language = body[:end].strip()
     if not language:
         parsed.errors.append("empty language line")
-    elif _TOKEN.search(language) or len(language) > 40:
+    elif len(language) > 40 or ("<|" in language and _TOKEN.search(language)):
         parsed.errors.append("language line is not a language name")
     else:
         parsed.language = language
 
 
-def _parse_sections(parsed: ParsedCompletion, body: str, offset: int) -> None:
+def _parse_sections(parsed: ParsedCompletion, body: str, offset: int, language_end: int) -> None:
     """Pair start/end tokens into sections; record every structural fault."""
-    language_end = body.find("<|language_end|>")
+    errors = parsed.errors
     cursor = 0 if language_end < 0 else language_end + len("<|language_end|>")
     open_name: str | None = None
     open_at = 0
     seen: set[str] = set()
-    for match in _TOKEN.finditer(body, cursor):
-        token = match.group(1)
-        if token.endswith("_start") and token[:-6] in SECTIONS:
-            name = token[:-6]
+    for match in _STRUCTURE_TOKEN.finditer(body, cursor):
+        role = _SECTION_TOKENS.get(match.group(1))
+        if role is None:
+            errors.append(f"unexpected token {match.group(0)} in the output")
+            continue
+        name, opens = role
+        if opens:
             if open_name is not None:
-                parsed.errors.append(f"<|{name}_start|> opens before <|{open_name}_end|> closes")
+                errors.append(f"<|{name}_start|> opens before <|{open_name}_end|> closes")
                 _close(parsed, open_name, body, open_at, match.start(), offset, closed=False)
             else:
                 _check_gap(parsed, body[cursor:match.start()], name)
             if name in seen:
-                parsed.errors.append(f"section {name} appears more than once")
+                errors.append(f"section {name} appears more than once")
             seen.add(name)
             open_name, open_at, cursor = name, match.end(), match.end()
-        elif token.endswith("_end") and token[:-4] in SECTIONS:
-            name = token[:-4]
-            if open_name != name:
-                parsed.errors.append(f"<|{name}_end|> without a matching start")
-                continue
+        elif open_name != name:
+            errors.append(f"<|{name}_end|> without a matching start")
+        else:
             _close(parsed, name, body, open_at, match.start(), offset, closed=True)
             open_name, cursor = None, match.end()
-        elif token != "source_id":
-            parsed.errors.append(f"unexpected token <|{token}|> in the output")
     if open_name is not None:
-        parsed.errors.append(f"section {open_name} is not closed (truncated output?)")
+        errors.append(f"section {open_name} is not closed (truncated output?)")
         _close(parsed, open_name, body, open_at, len(body), offset, closed=False)
-    elif body[cursor:].strip():
+    elif not _blank(body[cursor:]):
         where = "after the answer" if "answer" in seen else "outside any section"
-        parsed.errors.append(f"text {where}: {body[cursor:cursor + 40].strip()!r}")
-    _check_order(parsed)
+        errors.append(f"text {where}: {body[cursor:cursor + 40].strip()!r}")
+
+
+def _blank(text: str) -> bool:
+    """True when ``text`` is empty or whitespace only (``not text.strip()``, without a copy)."""
+    return not text or text.isspace()
 
 
 def _close(parsed: ParsedCompletion, name: str, body: str, start: int, end: int,
            offset: int, closed: bool) -> None:
     content = body[start:end]
     parsed.sections.append(Section(name, content, start + offset, end + offset, closed))
-    if closed and not content.strip():
+    if closed and _blank(content):
         parsed.errors.append(f"section {name} is empty")
 
 
 def _check_gap(parsed: ParsedCompletion, gap: str, name: str) -> None:
-    if gap.strip():
+    if not _blank(gap):
         parsed.errors.append(f"text outside any section before {name}: {gap.strip()[:40]!r}")
 
 
-def _check_order(parsed: ParsedCompletion) -> None:
-    positions = [SECTIONS.index(s.name) for s in parsed.sections]
-    if positions != sorted(positions):
+def _first_sections(sections: list[Section]) -> dict[str, Section]:
+    """The first section of each name (what :meth:`ParsedCompletion.section` returns)."""
+    first: dict[str, Section] = {}
+    for section in sections:
+        first.setdefault(section.name, section)
+    return first
+
+
+def _check_order(parsed: ParsedCompletion, first: dict[str, Section],
+                 query_label: str | None) -> None:
+    ranks = [_SECTION_RANK[s.name] for s in parsed.sections]
+    if ranks != sorted(ranks):
         parsed.errors.append("sections out of order: " + ", ".join(s.name for s in parsed.sections))
-    present = {s.name for s in parsed.sections}
-    trivial = _label(parsed.section("query_report"), QUERY_REPORT_LABELS) == "Trivial"
-    refusal = _label(parsed.section("query_report"), QUERY_REPORT_LABELS) in {"Unclear", "Refused"}
+    if len(first) == len(SECTIONS):
+        return
+    short_path = query_label in {"Trivial", "Unclear", "Refused"}
     for name in SECTIONS:
-        if name in present:
-            continue
-        if (trivial or refusal) and name in TRIVIAL_SKIPPED:
-            continue
-        parsed.errors.append(f"missing section {name}")
+        if name not in first and not (short_path and name in TRIVIAL_SKIPPED):
+            parsed.errors.append(f"missing section {name}")
 
 
 def _label(section: Section | None, labels: dict[str, str]) -> str | None:
@@ -331,21 +350,22 @@ def _label(section: Section | None, labels: dict[str, str]) -> str | None:
     return labels.get(section.content.strip().strip(".").lower())
 
 
-def _parse_labels(parsed: ParsedCompletion) -> None:
+def _parse_labels(parsed: ParsedCompletion, first: dict[str, Section],
+                  query_label: str | None) -> None:
     for name, labels in (("query_report", QUERY_REPORT_LABELS),
                          ("source_report", SOURCE_REPORT_LABELS)):
-        section = parsed.section(name)
+        section = first.get(name)
         if section is None:
             continue
-        label = _label(section, labels)
-        if label is None and section.content.strip():
+        label = query_label if name == "query_report" else _label(section, labels)
+        if label is None and not _blank(section.content):
             parsed.errors.append(f"invalid {name} label {section.content.strip()[:40]!r}")
         setattr(parsed, name, label)
 
 
 def _check_refs_outside_answer(parsed: ParsedCompletion) -> None:
     for section in parsed.sections:
-        if section.name != "answer" and _REF_OPEN.search(section.content):
+        if section.name != "answer" and "<" in section.content and _REF_OPEN.search(section.content):
             parsed.errors.append(f"<ref> outside the answer, in {section.name}")
 
 
@@ -373,26 +393,32 @@ def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = Non
     """
     errors = [] if errors is None else errors
     citations: list[Citation] = []
+    if "<" not in answer:
+        return citations
     claim_start = 0
+    claim = ""
     for tag, quote_end, close_end in _ref_tags(answer):
+        tag_start, quote_start = tag.span()
         raw_id, source_id = _ref_id(tag.group(0), errors)
         if close_end is None:
             errors.append(f"unclosed <ref> for source {raw_id!r}")
         tag_end = quote_end if close_end is None else close_end
+        claim = _claim(answer[claim_start:tag_start], claim)
         citations.append(Citation(
-            source_id=source_id, raw_id=raw_id, quote=answer[tag.end():quote_end],
-            span=(tag.start() + offset, tag_end + offset),
-            quote_span=(tag.end() + offset, quote_end + offset),
-            claim=_claim(answer[claim_start:tag.start()], citations[-1].claim if citations else ""),
-            closed=close_end is not None,
+            source_id=source_id, raw_id=raw_id, quote=answer[quote_start:quote_end],
+            span=(tag_start + offset, tag_end + offset),
+            quote_span=(quote_start + offset, quote_end + offset),
+            claim=claim, closed=close_end is not None,
         ))
         claim_start = tag_end
     return citations
 
 
 def _ref_id(tag: str, errors: list[str]) -> tuple[str, int | None]:
-    match = _REF_NAME.search(tag)
-    raw_id = match.group(1) if match else ""
+    raw_id = tag[len(_CANONICAL_REF_HEAD):-2] if tag.startswith(_CANONICAL_REF_HEAD) else ""
+    if not (raw_id.isdigit() and tag.endswith('">')):  # not the canonical tag: read the name
+        match = _REF_NAME.search(tag)
+        raw_id = match.group(1) if match else ""
     if not raw_id.isdigit() or not raw_id.isascii():
         errors.append(f"ref id {raw_id!r} is not a number")
         return raw_id, None
@@ -408,11 +434,12 @@ def _claim(window: str, previous_claim: str) -> str:
     ``window`` runs from the previous ref (or the answer start), so it holds no ref. Back-to-back
     refs share the claim of the ref just before (linear time: no re-scan).
     """
-    if not window.strip():
+    window = window.rstrip()
+    if not window:
         return previous_claim
-    ends = list(_SENTENCE_END.finditer(window.rstrip()))
-    if ends:
-        window = window[ends[-1].end():]
+    last_end = _LAST_SENTENCE_END.match(window)
+    if last_end:
+        window = window[last_end.end():]
     return window.strip()
 
 

@@ -96,7 +96,9 @@ def split_fragments(quote: str) -> list[str]:
     >>> split_fragments("\u201cIt runs.\u201d")
     ['It runs.']
     """
-    pieces = (piece.strip().strip(_WRAPPING_QUOTES).strip() for piece in _ELISION.split(quote))
+    elided = "\u2026" in quote or "..." in quote  # every marker holds one of them
+    pieces = (piece.strip().strip(_WRAPPING_QUOTES).strip()
+              for piece in (_ELISION.split(quote) if elided else (quote,)))
     return [piece for piece in pieces if fold(piece)]
 
 
@@ -155,7 +157,7 @@ def _align_fragment(piece: str, source: NormalisedText, cursor: int,
     if found >= 0:
         window = (found, found + len(needle))
         return Fragment(piece, 1.0, True, source.original_span(*window), True), window
-    earlier = source.text.find(needle)
+    earlier = source.text.find(needle) if cursor else -1
     if earlier >= 0:
         window = (earlier, earlier + len(needle))
         return Fragment(piece, 1.0, True, source.original_span(*window), False), window
@@ -302,10 +304,13 @@ def fast_smith_waterman(quote: str, source: str) -> float:
         return 0.0
     best = running = 0
     for tag, quote_start, quote_end, source_start, source_end in Levenshtein.opcodes(
-            quote_words, source_words):
+            quote_words, source_words).as_list():
         if tag == "equal":
             running += 2 * (quote_end - quote_start)
-            best = max(best, running)
+            if running > best:
+                best = running
         else:  # a run of mismatches and gaps: -1 per step
-            running = max(0, running - max(quote_end - quote_start, source_end - source_start))
+            running -= max(quote_end - quote_start, source_end - source_start)
+            if running < 0:
+                running = 0
     return best / 2 / len(quote_words)

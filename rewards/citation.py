@@ -30,9 +30,11 @@ averaged, and their mean ``rag_rank``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
 
 from data.format import Citation
 from data.schema import source_texts
@@ -40,7 +42,7 @@ from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
 from rewards.base import Reward, Score, parse_cached
-from rewards.text import fold, fold_source
+from rewards.text import FoldedSources, fold, fold_sources, register_cache
 
 VERDICTS: tuple[str, ...] = (
     "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
@@ -82,13 +84,43 @@ class CitationSettings:
     exact figure) instead of :func:`rewards.align.fast_smith_waterman` (a close lower bound)."""
 
 
-@dataclass(frozen=True)
-class _Context:
-    """What every ref of one completion is judged against."""
+class _Examined(NamedTuple):
+    """What one quote citing one source id gets, whatever refs come before it in the answer."""
 
-    sources: list[str]
-    folded_sources: list[str]
+    key: str
+    verdict: str | None
+    """``None`` for an id outside the sources; otherwise the verdict of a closed ref whose
+    quote was not cited before (duplicate, unclosed and invalid ids are decided per ref)."""
+    score: float
+    span: tuple[int, int] | None
+    aligned_text: str
+    found_in: tuple[int, ...]
+    long_enough: bool
+    sw_score: float
+
+
+class _Context(NamedTuple):
+    """What every ref of one completion is judged against, shared by a GRPO group."""
+
+    sources: tuple[str, ...]
+    folded: FoldedSources
     folded_query: str
+    examined: dict[CitationSettings, dict[tuple[str, int | None], _Examined]]
+    """Quotes already examined against these sources, per reward settings (see :func:`_context`)."""
+
+
+MAX_EXAMINED_QUOTES = 4096
+"""Most quotes remembered per context and settings (a GRPO group quotes the same sentences)."""
+
+
+@lru_cache(maxsize=64)
+def _context(sources: tuple[str, ...], query: object) -> _Context:
+    """The judging context of a row, cached per (sources, query) and cleared with the text caches."""
+    return _Context(sources, fold_sources(sources), fold(query) if isinstance(query, str) else "",
+                    {})
+
+
+register_cache(_context.cache_clear)
 
 
 class CitationReward(Reward):
@@ -122,58 +154,71 @@ class CitationReward(Reward):
             applies = row.get("answerable") is not False
             return (0.0 if applies else None), {"refs": [], "metrics": {"ref_count": 0.0},
                                                "rag_eval": {}}
-        sources = source_texts(row.get("sources"))
-        query = row.get("query")
-        context = _Context(sources, [fold_source(source) for source in sources],
-                           fold(query) if isinstance(query, str) else "")
+        context = _context(tuple(source_texts(row.get("sources"))), row.get("query"))
+        examined = context.examined.setdefault(self.settings, {})
         refs: list[dict[str, Any]] = []
         seen_quotes: set[str] = set()
         seen_raw: set[str] = set()
         for index, citation in enumerate(citations):
-            refs.append(self._judge(index, citation, context, seen_quotes, seen_raw))
+            found = examined.get((citation.quote, citation.source_id))
+            if found is None:
+                found = self._examine(citation.quote, citation.source_id, context)
+                if len(examined) < MAX_EXAMINED_QUOTES:
+                    examined[citation.quote, citation.source_id] = found
+            refs.append(self._judge(index, citation, found, seen_quotes, seen_raw))
         rag_eval = _rag_eval(refs)
         return min(ref["score"] for ref in refs), {
             "refs": refs, "metrics": _metrics(refs, rag_eval), "rag_eval": rag_eval}
 
-    def _judge(self, index: int, citation: Citation, context: _Context,
+    def _judge(self, index: int, citation: Citation, examined: _Examined,
                seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
-        """Verdict, score, alignment and RAG-Eval measures of one ref (updates the seen sets)."""
+        """The diagnostics of one ref: its examined quote, judged in its place (updates the seen sets)."""
         quote = citation.quote.strip()
+        if not citation.closed:
+            verdict, score = "unclosed", 0.0
+        elif examined.verdict is None:
+            verdict, score = "invalid_id", 0.0
+        elif examined.key in seen_quotes:
+            verdict, score = "duplicate", self.settings.duplicate_score
+        else:
+            verdict, score = examined.verdict, examined.score
+        seen_quotes.add(examined.key)
+        source_id = citation.source_id
+        rag_eval = {"id_valid": examined.verdict is not None, "long_enough": examined.long_enough,
+                    "not_duplicated": quote not in seen_raw, "sw_score": examined.sw_score}
+        seen_raw.add(quote)
+        span = examined.span
+        return {"index": index, "source_id": source_id if source_id is not None else citation.raw_id,
+                "quote": quote[:MAX_DIAGNOSTIC_CHARS], "verdict": verdict, "score": score,
+                "aligned_span": list(span) if span else None,
+                "aligned_text": examined.aligned_text, "found_in": list(examined.found_in),
+                "rag_eval": rag_eval}
+
+    def _examine(self, raw_quote: str, source_id: int | None, context: _Context) -> _Examined:
+        """Align one quote with its cited source and find it in the others; its verdict."""
+        quote = raw_quote.strip()
         fragments = split_fragments(quote)
         needles = [fold(fragment) for fragment in fragments]
-        source_id = citation.source_id
         id_valid = source_id is not None and 1 <= source_id <= len(context.sources)
         source = context.sources[source_id - 1] if id_valid else ""
         alignment = (align_fragments(fragments, source, self.settings.paraphrase_threshold)
                      if id_valid and fragments else None)
         found_in = _found_in(needles, context, source_id)
         key = " (…) ".join(needles)
-        verdict, score = self._verdict(citation, needles, key, alignment, found_in, context,
-                                       seen_quotes)
-        rag_eval = {"id_valid": id_valid, "long_enough": len(quote.split()) > 2,
-                    "not_duplicated": quote not in seen_raw,
-                    "sw_score": _sw_score(quote, source, alignment, self.settings.exact_sw)
-                    if id_valid else 0.0}
-        seen_quotes.add(key)
-        seen_raw.add(quote)
+        verdict, score = (self._verdict(raw_quote, source, needles, key, alignment, found_in,
+                                        context) if id_valid else (None, 0.0))
         span = alignment.span if alignment is not None else None
-        return {"index": index, "source_id": source_id if source_id is not None else citation.raw_id,
-                "quote": quote[:MAX_DIAGNOSTIC_CHARS], "verdict": verdict, "score": score,
-                "aligned_span": list(span) if span else None,
-                "aligned_text": alignment.text[:MAX_DIAGNOSTIC_CHARS] if alignment else "",
-                "found_in": found_in, "rag_eval": rag_eval}
+        return _Examined(
+            key, verdict, score, span, alignment.text[:MAX_DIAGNOSTIC_CHARS] if alignment else "",
+            tuple(found_in), len(quote.split(None, 2)) > 2,
+            _sw_score(quote, source, alignment, self.settings.exact_sw) if id_valid else 0.0)
 
-    def _verdict(self, citation: Citation, needles: list[str], key: str,
-                 alignment: Alignment | None, found_in: list[int], context: _Context,
-                 seen_quotes: set[str]) -> tuple[str, float]:
-        """The checks in order of precedence; the first that fires decides."""
+    def _verdict(self, quote: str, source: str, needles: list[str], key: str,
+                 alignment: Alignment | None, found_in: list[int],
+                 context: _Context) -> tuple[str, float]:
+        """The checks in order of precedence for a quote of a valid source (unclosed, invalid
+        and duplicate refs are decided by :meth:`_judge`); the first that fires decides."""
         settings = self.settings
-        if not citation.closed:
-            return "unclosed", 0.0
-        if citation.source_id is None or not 1 <= citation.source_id <= len(context.sources):
-            return "invalid_id", 0.0
-        if key in seen_quotes:
-            return "duplicate", settings.duplicate_score
         words = [needle.count(" ") + 1 for needle in needles]
         if alignment is None or self._too_short(words):
             return "too_short", settings.too_short_score
@@ -182,8 +227,7 @@ class CitationReward(Reward):
         if alignment.exact:
             if alignment.number_mismatches:
                 return "number_changed", 0.0
-            if self._dumped(citation.quote, sum(words), alignment,
-                            context.sources[citation.source_id - 1]):
+            if self._dumped(quote, sum(words), alignment, source):
                 return "source_dump", settings.source_dump_score
             return ("elided" if alignment.elided else "exact"), 1.0
         return self._inexact_verdict(key, alignment, found_in, context)
@@ -194,7 +238,7 @@ class CitationReward(Reward):
         similarity = alignment.score
         if found_in and similarity < settings.fuzzy_threshold:
             return "wrong_source", 0.0
-        if context.folded_query:
+        if context.folded_query and _may_reach(key, context.folded_query, settings.query_threshold):
             from_query = fuzz.partial_ratio(key, context.folded_query,
                                             score_cutoff=100 * settings.query_threshold) / 100
             if from_query >= settings.query_threshold and from_query > similarity:
@@ -226,16 +270,36 @@ class CitationReward(Reward):
         return len(SENTENCE_BREAK.findall(quote)) + 1 >= self.settings.dump_min_sentences
 
 
+def _may_reach(text: str, other: str, threshold: float) -> bool:
+    """False when ``fuzz.partial_ratio(text, other)`` is surely under ``threshold`` (0..1).
+
+    Every window partial_ratio scores is a substring of the longer text, at most as long as
+    the shorter (``m`` characters): its ratio ``2 L / (m + k)`` (``L`` common characters in
+    order, ``k >= L`` window characters) is at most ``2 X / (m + X)``, ``X`` the longest
+    common subsequence of the whole texts: one cheap bit-parallel pass instead of many.
+
+    >>> _may_reach("the road to helsby", "which road leads to helsby?", 0.85)
+    True
+    >>> _may_reach("opened in 1994", "which road leads to helsby?", 0.85)
+    False
+    """
+    shortest = min(len(text), len(other))
+    if not shortest:
+        return True
+    common = LCSseq.similarity(text, other)
+    return 2 * common / (shortest + common) >= threshold - 1e-9
+
+
 def _found_in(needles: list[str], context: _Context, cited: int | None) -> list[int]:
     """Ids of the other sources that contain every fragment of the quote exactly, in order."""
-    if len(needles) == 1:
-        needle = needles[0]
-        return [number for number, haystack in enumerate(context.folded_sources, start=1)
-                if number != cited and needle in haystack]
     if not needles:
         return []
-    return [number for number, haystack in enumerate(context.folded_sources, start=1)
-            if number != cited and _contains_in_order(haystack, needles)]
+    candidates = context.folded.containing(needles[0])
+    if len(needles) == 1:
+        return [number for number in candidates if number != cited]
+    texts = context.folded.texts
+    return [number for number in candidates
+            if number != cited and _contains_in_order(texts[number - 1], needles)]
 
 
 def _contains_in_order(haystack: str, needles: Sequence[str]) -> bool:

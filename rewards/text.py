@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from itertools import accumulate
+from typing import Callable, NamedTuple, Sequence
 
 _QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u00b4\u02bc\u02b9"  # ASCII stays as it is
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb"
@@ -33,6 +35,7 @@ def _build_table() -> dict[int, str | None]:
 
 
 _TABLE = _build_table()
+_TABLE_CHARS = frozenset(map(chr, _TABLE))
 # Runs that do not map one-to-one: a character outside printable ASCII with the spaces and
 # non-ASCII characters that follow it, or several spaces. Plain ASCII maps to itself, lowered.
 _SPECIAL = re.compile(r"[^ -~][^!-~]*|  +")
@@ -41,13 +44,39 @@ SOURCE_CACHE_SIZE = 512
 """How many normalised texts each cache keeps (10 sources x a GRPO group fit many times)."""
 
 
+@lru_cache(maxsize=4096)
 def _fold_piece(piece: str) -> str:
-    """Normalise a run that is not plain ASCII; inner whitespace runs become one space."""
+    """Normalise a run that is not plain ASCII; inner whitespace runs become one space.
+
+    Cached: runs are short and repeat (a letter with an accent, a curly apostrophe).
+    """
     folded = unicodedata.normalize("NFKC", piece).translate(_TABLE).casefold()
     if not folded.strip():
         return " " if folded else ""
     inner = " ".join(folded.split())
     return (" " if folded[0].isspace() else "") + inner + (" " if folded[-1].isspace() else "")
+
+
+def _collapse(text: str) -> str:
+    """``" ".join(text.split())``, without splitting when single spaces are the only whitespace.
+
+    >>> _collapse(" a b "), _collapse("a \\n b")
+    ('a b', 'a b')
+    """
+    if "  " not in text and text.isprintable():  # printable: no whitespace but " "
+        return text.strip(" ")
+    return " ".join(text.split())
+
+
+def _translate(text: str) -> str:
+    """``text.translate(_TABLE)``, looking up only the non-ASCII characters (all keys are).
+
+    >>> _translate("l\u2019\u00e9t\u00e9 \u2014 x\u00ad")
+    "l'\u00e9t\u00e9 - x"
+    """
+    for char in set("".join(_NON_ASCII_RUN.findall(text))) & _TABLE_CHARS:
+        text = text.replace(char, _TABLE[ord(char)] or "")  # replacements are never keys
+    return text
 
 
 @lru_cache(maxsize=SOURCE_CACHE_SIZE)
@@ -60,9 +89,10 @@ def fold(text: str) -> str:
     '<|answer_start|>'
     """
     if text.isascii():
-        return " ".join(text.lower().split())
-    text = _NON_ASCII_RUN.sub(_fold_run, unicodedata.normalize("NFKC", text))
-    return " ".join(text.casefold().split())
+        return _collapse(text.lower())
+    # casefold works character by character and folding twice changes nothing, so one
+    # casefold after the translation equals folding each non-ASCII run, then the whole text
+    return _collapse(_translate(unicodedata.normalize("NFKC", text)).casefold())
 
 
 @lru_cache(maxsize=SOURCE_CACHE_SIZE)
@@ -75,8 +105,48 @@ def fold_source(text: str) -> str:
     return fold.__wrapped__(text)
 
 
-def _fold_run(match: re.Match[str]) -> str:
-    return match.group().translate(_TABLE).casefold()
+class FoldedSources(NamedTuple):
+    """The folded texts of a row's sources, also joined by newlines for one-pass searches.
+
+    A folded text never holds a newline (:func:`fold` collapses whitespace), so a folded
+    needle found in :attr:`joined` lies inside one source.
+
+    >>> folded = fold_sources(("The A5117 road.", "A road.", "The  A5117."))
+    >>> folded.texts, folded.containing("the a5117")
+    (('the a5117 road.', 'a road.', 'the a5117.'), [1, 3])
+    """
+
+    texts: tuple[str, ...]
+    joined: str
+    starts: tuple[int, ...]
+
+    def containing(self, needle: str) -> list[int]:
+        """1-based ids of the sources whose folded text contains ``needle``, in order.
+
+        >>> fold_sources(("a b", "b c")).containing("b"), fold_sources(("a b",)).containing("")
+        ([1, 2], [1])
+        """
+        found: list[int] = []
+        position = self.joined.find(needle) if self.texts else -1
+        while position >= 0:
+            number = bisect_right(self.starts, position)
+            found.append(number)
+            if number == len(self.starts):
+                break
+            position = self.joined.find(needle, self.starts[number])
+        return found
+
+
+@lru_cache(maxsize=SOURCE_CACHE_SIZE // 8)
+def fold_sources(texts: tuple[str, ...]) -> FoldedSources:
+    """:func:`fold_source` of every source of a row, and their join; cached per tuple of texts.
+
+    >>> fold_sources(("A  b", "C")).joined
+    'a b\\nc'
+    """
+    folded = tuple(fold_source(text) for text in texts)
+    starts = tuple(accumulate((len(text) + 1 for text in folded[:-1]), initial=0))
+    return FoldedSources(folded, "\n".join(folded), starts)
 
 
 @dataclass(frozen=True)
@@ -199,12 +269,29 @@ class _Builder:
         return NormalisedText(self.text, normalised, array("l", offsets))
 
 
+_DEPENDENT_CACHE_CLEARS: list[Callable[[], None]] = []
+
+
+def register_cache(clear: Callable[[], None]) -> None:
+    """Have :func:`clear_caches` also call ``clear`` (a cache built on these texts elsewhere).
+
+    >>> cleared = []; register_cache(lambda: cleared.append(True)); clear_caches(); cleared
+    [True]
+    """
+    _DEPENDENT_CACHE_CLEARS.append(clear)
+
+
 def clear_caches() -> None:
-    """Forget every cached normalised text (benchmarks use it to measure cold groups).
+    """Forget every cached normalised text, and what was built on them (see
+    :func:`register_cache`); benchmarks use it to measure cold groups.
 
     >>> clear_caches(); fold.cache_info().currsize
     0
     """
     fold.cache_clear()
     fold_source.cache_clear()
+    fold_sources.cache_clear()
     normalise.cache_clear()
+    _fold_piece.cache_clear()
+    for clear in _DEPENDENT_CACHE_CLEARS:
+        clear()
