@@ -282,45 +282,37 @@ def _parse_sections(parsed: ParsedCompletion, body: str, offset: int, language_e
             errors.append(f"unexpected token {match.group(0)} in the output")
             continue
         name, opens = role
+        start, end = match.span()
         if opens:
             if open_name is not None:
                 errors.append(f"<|{name}_start|> opens before <|{open_name}_end|> closes")
-                _close(parsed, open_name, body, open_at, match.start(), offset, closed=False)
-            else:
-                _check_gap(parsed, body[cursor:match.start()], name)
+                _close(parsed, open_name, body, open_at, start, offset, closed=False)
+            elif start > cursor and not body[cursor:start].isspace():
+                errors.append(f"text outside any section before {name}: "
+                              f"{body[cursor:start].strip()[:40]!r}")
             if name in seen:
                 errors.append(f"section {name} appears more than once")
             seen.add(name)
-            open_name, open_at, cursor = name, match.end(), match.end()
+            open_name, open_at, cursor = name, end, end
         elif open_name != name:
             errors.append(f"<|{name}_end|> without a matching start")
         else:
-            _close(parsed, name, body, open_at, match.start(), offset, closed=True)
-            open_name, cursor = None, match.end()
+            _close(parsed, name, body, open_at, start, offset, closed=True)
+            open_name, cursor = None, end
     if open_name is not None:
         errors.append(f"section {open_name} is not closed (truncated output?)")
         _close(parsed, open_name, body, open_at, len(body), offset, closed=False)
-    elif not _blank(body[cursor:]):
+    elif cursor < len(body) and not body[cursor:].isspace():
         where = "after the answer" if "answer" in seen else "outside any section"
         errors.append(f"text {where}: {body[cursor:cursor + 40].strip()!r}")
-
-
-def _blank(text: str) -> bool:
-    """True when ``text`` is empty or whitespace only (``not text.strip()``, without a copy)."""
-    return not text or text.isspace()
 
 
 def _close(parsed: ParsedCompletion, name: str, body: str, start: int, end: int,
            offset: int, closed: bool) -> None:
     content = body[start:end]
     parsed.sections.append(Section(name, content, start + offset, end + offset, closed))
-    if closed and _blank(content):
+    if closed and (not content or content.isspace()):
         parsed.errors.append(f"section {name} is empty")
-
-
-def _check_gap(parsed: ParsedCompletion, gap: str, name: str) -> None:
-    if not _blank(gap):
-        parsed.errors.append(f"text outside any section before {name}: {gap.strip()[:40]!r}")
 
 
 def _first_sections(sections: list[Section]) -> dict[str, Section]:
@@ -358,7 +350,7 @@ def _parse_labels(parsed: ParsedCompletion, first: dict[str, Section],
         if section is None:
             continue
         label = query_label if name == "query_report" else _label(section, labels)
-        if label is None and not _blank(section.content):
+        if label is None and section.content.strip():
             parsed.errors.append(f"invalid {name} label {section.content.strip()[:40]!r}")
         setattr(parsed, name, label)
 

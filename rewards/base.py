@@ -45,6 +45,8 @@ def clamp(value: object) -> float:
     >>> clamp(1.7), clamp(float("nan")), clamp(-2), clamp(0.25)
     (1.0, 0.0, 0.0, 0.25)
     """
+    if type(value) is float and 0.0 < value <= 1.0:  # the usual case, already in range
+        return value
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         return 0.0
     return min(1.0, max(0.0, float(value)))
@@ -136,7 +138,10 @@ def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, 
     """
     usable = {key: value for key, value in columns.items()
               if isinstance(value, (list, tuple)) and len(value) == count}
-    return [{key: value[index] for key, value in usable.items()} for index in range(count)]
+    if not usable:
+        return [{} for _ in range(count)]
+    keys = list(usable)
+    return [dict(zip(keys, values)) for values in zip(*usable.values())]
 
 
 def mean_metrics(diagnostics: Any) -> dict[str, float]:

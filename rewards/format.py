@@ -15,7 +15,7 @@ import re
 import zlib
 from typing import Any, Mapping
 
-from data.format import ParsedCompletion, strip_refs
+from data.format import ParsedCompletion, Section, strip_refs
 from rewards.base import Reward, Score, parse_cached
 
 NO_ANSWER_CAP = 0.3
@@ -99,9 +99,10 @@ def repetition_problem(text: str) -> str | None:
     """
     text = text[:_MAX_CHECKED_CHARS]
     words = text.lower().split()
-    ngrams = [tuple(words[i:i + _NGRAM]) for i in range(len(words) - _NGRAM + 1)]
-    if len(ngrams) >= _MIN_NGRAMS:
-        repeated = 1 - len(set(ngrams)) / len(ngrams)
+    count = len(words) - _NGRAM + 1
+    if count >= _MIN_NGRAMS:
+        distinct = len(set(zip(*(words[shift:] for shift in range(_NGRAM)))))
+        repeated = 1 - distinct / count
         if repeated > _MAX_REPEATED_NGRAMS:
             return f"repeated word 4-grams: {repeated:.2f}"
     raw = text.encode("utf-8", errors="replace")
@@ -130,12 +131,35 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
         tag = parsed.text[citation.span[0]:citation.quote_span[0]]
         if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
             violations.append({"kind": "malformed_ref", "detail": f"non-canonical ref tag {tag[:60]!r}"})
+    answer = parsed.section("answer")
     for section in parsed.sections:
-        content = strip_refs(section.content) if section.name == "answer" else section.content
+        content = section.content
+        if section is answer:
+            content = _prose(parsed, answer)
+        elif section.name == "answer":
+            content = strip_refs(content)
         problem = repetition_problem(content)
         if problem is not None:
             violations.append({"kind": "repetition", "detail": f"{section.name}: {problem}"})
     return violations
+
+
+def _prose(parsed: ParsedCompletion, answer: Section) -> str:
+    """The answer without its refs: :func:`data.format.strip_refs` of its content, cut from
+    the parsed citations (their spans cover each tag, quote and close tag) without re-scanning.
+
+    >>> from data.format import parse_completion
+    >>> parsed = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">q</ref>b.<|answer_end|>')
+    >>> _prose(parsed, parsed.section("answer"))
+    'Ab.'
+    """
+    pieces = []
+    cursor = answer.start
+    for citation in parsed.citations:
+        pieces.append(parsed.text[cursor:citation.span[0]])
+        cursor = citation.span[1]
+    pieces.append(parsed.text[cursor:answer.end])
+    return "".join(pieces)
 
 
 def format_score(violations: list[dict[str, str]]) -> float:
