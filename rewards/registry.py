@@ -184,7 +184,7 @@ class WeightedReward(Reward):
             total += weight * (0.0 if component.name in gated else score)
             weight_sum += weight
         diagnostics = {"components": scores, "gated": sorted(gated), "details": details,
-                       "metrics": {k: v for k, v in scores.items() if v is not None}}
+                       "metrics": _component_metrics(scores, details)}
         return (None if weight_sum == 0 else round(total / weight_sum, 6)), diagnostics
 
     def _gated(self, scores: Mapping[str, Score]) -> set[str]:
@@ -195,3 +195,19 @@ class WeightedReward(Reward):
                 if name in scores and gate in scores and (value is None or value < minimum):
                     gated.add(name)
         return gated
+
+
+def _component_metrics(scores: Mapping[str, Score], details: Mapping[str, Any]) -> dict[str, float]:
+    """Each component's score and its own sub-metrics, as ``name`` and ``name/metric``.
+
+    >>> _component_metrics({"citation": 0.5, "language": None},
+    ...                    {"citation": {"metrics": {"exact_rate": 1.0}}, "language": {}})
+    {'citation': 0.5, 'citation/exact_rate': 1.0}
+    """
+    metrics: dict[str, float] = {}
+    for name, score in scores.items():
+        if score is not None:
+            metrics[name] = score
+        for key, value in (details.get(name) or {}).get("metrics", {}).items():
+            metrics[f"{name}/{key}"] = value
+    return metrics
