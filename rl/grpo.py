@@ -78,6 +78,10 @@ def build_trainer(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
     """Dataset, Pleias-ready policy, rewards and PEFT config assembled into a ``GRPOTrainer``.
 
     ``trainer_kwargs`` go to ``GRPOTrainer`` (``callbacks``, ``rollout_func``...).
+
+    >>> trainer = build_trainer(*parse_args(["--config", "configs/grpo/smoke.yaml"]))  # doctest: +SKIP
+    >>> [f.__name__ for f in trainer.reward_funcs]  # doctest: +SKIP
+    ['citation', 'format', 'language', 'answer', 'source_f1', 'refusal']
     """
     from trl import GRPOTrainer, get_peft_config
 
@@ -96,7 +100,11 @@ def build_trainer(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
 
 def run(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
         model_args: "ModelConfig", **trainer_kwargs: Any) -> "GRPOTrainer":
-    """Train with GRPO and save the model; returns the trainer (state, log history)."""
+    """Train with GRPO and save the model; returns the trainer (state, log history).
+
+    >>> run(*parse_args(["--config", "configs/grpo/smoke.yaml"])).state.global_step  # doctest: +SKIP
+    2
+    """
     trainer = build_trainer(script_args, training_args, model_args, **trainer_kwargs)
     train_and_save(trainer, training_args.resume_from_checkpoint, training_args.output_dir)
     return trainer
@@ -115,7 +123,11 @@ def parse_args(argv: list[str]) -> tuple[GRPOScriptArguments, "GRPOConfig", "Mod
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``accelerate launch rl/grpo.py``."""
+    """Entry point of ``accelerate launch rl/grpo.py``.
+
+    >>> main(["--config", "configs/grpo/smoke.yaml"])  # doctest: +SKIP
+    0
+    """
     run(*parse_args(sys.argv[1:] if argv is None else argv))
     return 0
 

@@ -252,6 +252,9 @@ def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> Non
 
     Writes ``eval/<stage>.jsonl`` (rows with completion, rewards, diagnostics) and
     ``eval/<stage>.json`` (mean of each reward over the rows where it applies).
+
+    >>> evaluate(Plan(Path("runs/quickstart")), "sft", Path("runs/quickstart/sft"), Progress())  # doctest: +SKIP
+    [quickstart   12s wall   20s cpu] prompts 1-8/8: token 64/224
     """
     from data.schema import read_jsonl
     from rewards.cli import score_row
@@ -308,7 +311,10 @@ def _cell(value: float | None) -> str:
 
 
 def train(script: str, plan: Plan, recipe: Path, overrides: dict[str, object]) -> None:
-    """Run ``rl.sft`` or ``rl.grpo`` in process on a recipe, resuming from its last checkpoint."""
+    """Run ``rl.sft`` or ``rl.grpo`` in process on a recipe, resuming from its last checkpoint.
+
+    >>> train("sft", plan, CONFIGS / "sft/warmstart.yaml", {"output_dir": "runs/q/sft"})  # doctest: +SKIP
+    """
     import importlib
 
     module = importlib.import_module(f"rl.{script}")
@@ -321,7 +327,11 @@ def train(script: str, plan: Plan, recipe: Path, overrides: dict[str, object]) -
 
 
 def run(plan: Plan) -> Path:
-    """Run every stage (skipping finished ones); returns the path of ``results.md``."""
+    """Run every stage (skipping finished ones); returns the path of ``results.md``.
+
+    >>> run(Plan(Path("runs/quickstart")))  # doctest: +SKIP
+    PosixPath('runs/quickstart/results.md')
+    """
     from rl.model import prepare_checkpoint
 
     import torch
@@ -379,7 +389,11 @@ def parse_args(argv: Sequence[str]) -> Plan:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``pleias-rl quickstart``."""
+    """Entry point of ``pleias-rl quickstart``.
+
+    >>> main(["--out-dir", "runs/quickstart"])  # doctest: +SKIP
+    0
+    """
     run(parse_args(sys.argv[1:] if argv is None else argv))
     return 0
 

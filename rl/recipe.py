@@ -84,7 +84,11 @@ def resume_target(value: str | None) -> str | bool | None:
 
 
 def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, output_dir: str) -> None:
-    """Train (resuming if asked), save model and tokenizer to ``output_dir``, close trackers."""
+    """Train (resuming if asked), save model and tokenizer to ``output_dir``, close trackers.
+
+    >>> train_and_save(trainer, "true", "runs/x")  # doctest: +SKIP
+    model saved to /.../runs/x
+    """
     trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint))
     trainer.save_model(output_dir)
     trainer.accelerator.print(f"model saved to {Path(output_dir).resolve()}")

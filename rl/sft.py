@@ -53,6 +53,10 @@ def run(script_args: RecipeArguments, training_args: "SFTConfig",
     """Fine-tune and save the model; returns the trainer (state, log history).
 
     ``trainer_kwargs`` go to ``SFTTrainer`` (``callbacks``...).
+
+    >>> run(*parse_args(["--config", "configs/sft/corrective.yaml", "--use_cpu", "true",
+    ...                  "--bf16", "false"])).state.global_step  # doctest: +SKIP
+    12
     """
     from trl import SFTTrainer, get_peft_config
 
@@ -78,7 +82,11 @@ def parse_args(argv: list[str]) -> tuple[RecipeArguments, "SFTConfig", "ModelCon
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``accelerate launch rl/sft.py``."""
+    """Entry point of ``accelerate launch rl/sft.py``.
+
+    >>> main(["--config", "configs/sft/warmstart.yaml"])  # doctest: +SKIP
+    0
+    """
     run(*parse_args(sys.argv[1:] if argv is None else argv))
     return 0
 
