@@ -26,7 +26,13 @@ TARGET_SHARE = 0.02
 
 
 def timed(totals: dict[str, float], name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a bound method so each call adds its wall time to ``totals[name]``."""
+    """Wrap a bound method so each call adds its wall time to ``totals[name]``.
+
+    >>> totals = defaultdict(float); timed(totals, "sum", sum)([1, 2])
+    3
+    >>> totals["sum"] > 0
+    True
+    """
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
@@ -37,7 +43,11 @@ def timed(totals: dict[str, float], name: str, method: Callable[..., Any]) -> Ca
 
 
 def oracle_rows(count: int) -> list[dict[str, Any]]:
-    """Short-prompt rows with oracle completions from the shipped raw samples."""
+    """Short-prompt rows with oracle completions from the shipped raw samples.
+
+    >>> all(row["completion"].endswith("<|end_of_text|>") for row in oracle_rows(2))
+    True
+    """
     from data.build import BuildOptions, build_rows, file_records
     from data.exercises import ExerciseOptions
 
@@ -47,7 +57,11 @@ def oracle_rows(count: int) -> list[dict[str, Any]]:
 
 
 def write_rows(rows: list[dict[str, Any]], path: Path) -> Path:
-    """The rows as a JSONL file (the GRPO dataset)."""
+    """The rows as a JSONL file (the GRPO dataset).
+
+    >>> write_rows([{"query": "q", "sources": ["s"]}], Path(tempfile.mkdtemp()) / "x.jsonl").exists()
+    True
+    """
     from data.build import write_jsonl
 
     write_jsonl(rows, path)
@@ -59,6 +73,9 @@ def score_oracles(trainer: Any, rows: list[dict[str, Any]]) -> float:
 
     The first batch warms up (lazy imports, language model); the timed batches are rows not
     seen before, so no parse or alignment cache helps them.
+
+    >>> score_oracles(trainer, oracle_rows(20)) < 1.0  # doctest: +SKIP
+    True
     """
     batch = trainer.args.per_device_train_batch_size * trainer.args.steps_per_generation
     batches = [rows[i:i + batch] for i in range(0, len(rows) - batch + 1, batch)]
@@ -67,7 +84,11 @@ def score_oracles(trainer: Any, rows: list[dict[str, Any]]) -> float:
 
 
 def score_batch(trainer: Any, chosen: list[dict[str, Any]]) -> float:
-    """Seconds to score one batch of rows' oracle completions the way the trainer calls rewards."""
+    """Seconds to score one batch of rows' oracle completions the way the trainer calls rewards.
+
+    >>> score_batch(trainer, oracle_rows(4))  # doctest: +SKIP
+    0.015
+    """
     tokenizer = trainer.processing_class
     completions = [row["completion"] for row in chosen]
     ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in completions]
@@ -81,7 +102,11 @@ def score_batch(trainer: Any, chosen: list[dict[str, Any]]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the breakdown."""
+    """Run the benchmark and print the breakdown.
+
+    >>> main(["--steps", "2"])  # doctest: +SKIP
+    0
+    """
     from rl import grpo
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
