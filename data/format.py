@@ -110,6 +110,10 @@ class Section:
     end: int
     closed: bool
 
+    def __init__(self, name: str, content: str, start: int, end: int, closed: bool) -> None:
+        # The parser makes many: fill the fields at once, not one frozen setattr per field.
+        vars(self).update(name=name, content=content, start=start, end=end, closed=closed)
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -127,6 +131,12 @@ class Citation:
     quote_span: tuple[int, int]
     claim: str
     closed: bool
+
+    def __init__(self, source_id: int | None, raw_id: str, quote: str, span: tuple[int, int],
+                 quote_span: tuple[int, int], claim: str, closed: bool) -> None:
+        # As Section: one update of the instance dict instead of seven frozen setattrs.
+        vars(self).update(source_id=source_id, raw_id=raw_id, quote=quote, span=span,
+                          quote_span=quote_span, claim=claim, closed=closed)
 
 
 @dataclass
