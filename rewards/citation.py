@@ -166,9 +166,9 @@ class CitationReward(Reward):
                 if len(examined) < MAX_EXAMINED_QUOTES:
                     examined[citation.quote, citation.source_id] = found
             refs.append(self._judge(index, citation, found, seen_quotes, seen_raw))
-        rag_eval = _rag_eval(refs)
+        metrics, rag_eval = _summaries(refs)
         return min(ref["score"] for ref in refs), {
-            "refs": refs, "metrics": _metrics(refs, rag_eval), "rag_eval": rag_eval}
+            "refs": refs, "metrics": metrics, "rag_eval": rag_eval}
 
     def _judge(self, index: int, citation: Citation, examined: _Examined,
                seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
@@ -348,26 +348,36 @@ def _diagonal_score(quote_words: list[str], window_words: list[str]) -> float:
     return best / 2 / len(quote_words)
 
 
-def _metrics(refs: list[dict[str, Any]], rag_eval: dict[str, float]) -> dict[str, float]:
-    """Float sub-scores the trainer logs as ``citation/<name>``."""
+_RAG_MEASURES = ("id_valid", "long_enough", "not_duplicated", "sw_score")
+
+
+def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """The metrics the trainer logs as ``citation/<name>``, and Pleias' four RAG-Eval measures
+    averaged over refs with their mean (the "rag rank"), in one pass over the refs.
+
+    >>> ref = {"verdict": "exact", "score": 1.0, "rag_eval": {"id_valid": True,
+    ...        "long_enough": True, "not_duplicated": False, "sw_score": 0.5}}
+    >>> metrics, rag_eval = _summaries([ref])
+    >>> metrics["honest_rate"], rag_eval["rag_rank"]
+    (1.0, 0.625)
+    """
     count = len(refs)
-    verdicts = [ref["verdict"] for ref in refs]
-    return {
-        "ref_count": float(count),
-        "valid_id_rate": sum(ref["rag_eval"]["id_valid"] for ref in refs) / count,
-        "exact_rate": sum(v in ("exact", "elided") for v in verdicts) / count,
-        "honest_rate": sum(v in HONEST_VERDICTS for v in verdicts) / count,
-        "mean_ref_score": sum(ref["score"] for ref in refs) / count,
-        "rag_eval_mean": rag_eval["rag_rank"],
-    }
-
-
-def _rag_eval(refs: list[dict[str, Any]]) -> dict[str, float]:
-    """Pleias' four RAG-Eval measures averaged over refs, and their mean (the "rag rank")."""
-    names = ("id_valid", "long_enough", "not_duplicated", "sw_score")
-    means = {name: sum(float(ref["rag_eval"][name]) for ref in refs) / len(refs) for name in names}
-    means["rag_rank"] = sum(means.values()) / len(names)
-    return means
+    columns: list[list[float]] = [[], [], [], []]
+    scores = []
+    exact = honest = 0
+    for ref in refs:
+        measures = ref["rag_eval"]
+        for column, name in zip(columns, _RAG_MEASURES):
+            column.append(float(measures[name]))
+        scores.append(ref["score"])
+        exact += ref["verdict"] in ("exact", "elided")
+        honest += ref["verdict"] in HONEST_VERDICTS
+    rag_eval = {name: sum(column) / count for name, column in zip(_RAG_MEASURES, columns)}
+    rag_eval["rag_rank"] = sum(rag_eval.values()) / len(_RAG_MEASURES)
+    metrics = {"ref_count": float(count), "valid_id_rate": sum(columns[0]) / count,
+               "exact_rate": exact / count, "honest_rate": honest / count,
+               "mean_ref_score": sum(scores) / count, "rag_eval_mean": rag_eval["rag_rank"]}
+    return metrics, rag_eval
 
 
 citation_reward = CitationReward()

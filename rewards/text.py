@@ -39,7 +39,7 @@ _TABLE_CHARS = frozenset(map(chr, _TABLE))
 # Runs that do not map one-to-one: a character outside printable ASCII with the spaces and
 # non-ASCII characters that follow it, or several spaces. Plain ASCII maps to itself, lowered.
 _SPECIAL = re.compile(r"[^ -~][^!-~]*|  +")
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_ASCII_BYTES = bytes(range(128))
 SOURCE_CACHE_SIZE = 512
 """How many normalised texts each cache keeps (10 sources x a GRPO group fit many times)."""
 
@@ -74,7 +74,9 @@ def _translate(text: str) -> str:
     >>> _translate("l\u2019\u00e9t\u00e9 \u2014 x\u00ad")
     "l'\u00e9t\u00e9 - x"
     """
-    for char in set("".join(_NON_ASCII_RUN.findall(text))) & _TABLE_CHARS:
+    # the non-ASCII characters alone: drop the ASCII bytes of the UTF-8 encoding
+    non_ascii = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    for char in set(non_ascii.decode("utf-8", "surrogatepass")) & _TABLE_CHARS:
         text = text.replace(char, _TABLE[ord(char)] or "")  # replacements are never keys
     return text
 
