@@ -362,21 +362,16 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
     (1.0, 0.625)
     """
     count = len(refs)
-    columns: list[list[float]] = [[], [], [], []]
-    scores = []
-    exact = honest = 0
-    for ref in refs:
-        measures = ref["rag_eval"]
-        for column, name in zip(columns, _RAG_MEASURES):
-            column.append(float(measures[name]))
-        scores.append(ref["score"])
-        exact += ref["verdict"] in ("exact", "elided")
-        honest += ref["verdict"] in HONEST_VERDICTS
-    rag_eval = {name: sum(column) / count for name, column in zip(_RAG_MEASURES, columns)}
+    measures = [ref["rag_eval"] for ref in refs]
+    rag_eval = {name: sum([float(measure[name]) for measure in measures]) / count
+                for name in _RAG_MEASURES}
     rag_eval["rag_rank"] = sum(rag_eval.values()) / len(_RAG_MEASURES)
-    metrics = {"ref_count": float(count), "valid_id_rate": sum(columns[0]) / count,
-               "exact_rate": exact / count, "honest_rate": honest / count,
-               "mean_ref_score": sum(scores) / count, "rag_eval_mean": rag_eval["rag_rank"]}
+    verdicts = [ref["verdict"] for ref in refs]
+    metrics = {"ref_count": float(count), "valid_id_rate": rag_eval["id_valid"],
+               "exact_rate": sum([v in ("exact", "elided") for v in verdicts]) / count,
+               "honest_rate": sum([v in HONEST_VERDICTS for v in verdicts]) / count,
+               "mean_ref_score": sum([ref["score"] for ref in refs]) / count,
+               "rag_eval_mean": rag_eval["rag_rank"]}
     return metrics, rag_eval
 
 
