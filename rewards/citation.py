@@ -109,15 +109,14 @@ class _Context(NamedTuple):
     """Quotes already examined against these sources, per reward settings (see :func:`_context`)."""
 
 
-MAX_EXAMINED_QUOTES = 4096
+MAX_EXAMINED_QUOTES = 256
 """Most quotes remembered per context and settings (a GRPO group quotes the same sentences)."""
 
 
-@lru_cache(maxsize=64)
-def _context(sources: tuple[str, ...], query: object) -> _Context:
+@lru_cache(maxsize=32)
+def _context(sources: tuple[str, ...], query: str) -> _Context:
     """The judging context of a row, cached per (sources, query) and cleared with the text caches."""
-    return _Context(sources, fold_sources(sources), fold(query) if isinstance(query, str) else "",
-                    {})
+    return _Context(sources, fold_sources(sources), fold(query), {})
 
 
 register_cache(_context.cache_clear)
@@ -154,7 +153,9 @@ class CitationReward(Reward):
             applies = row.get("answerable") is not False
             return (0.0 if applies else None), {"refs": [], "metrics": {"ref_count": 0.0},
                                                "rag_eval": {}}
-        context = _context(tuple(source_texts(row.get("sources"))), row.get("query"))
+        query = row.get("query")
+        context = _context(tuple(source_texts(row.get("sources"))),
+                           query if isinstance(query, str) else "")
         examined = context.examined.setdefault(self.settings, {})
         refs: list[dict[str, Any]] = []
         seen_quotes: set[str] = set()
