@@ -344,8 +344,12 @@ def _diagonal_score(quote_words: list[str], window_words: list[str]) -> float:
     """
     best = running = 0
     for quote_word, window_word in zip(quote_words, window_words):
-        running = max(0, running + (2 if quote_word == window_word else -1))
-        best = max(best, running)
+        if quote_word == window_word:
+            running += 2
+            if running > best:
+                best = running
+        elif running:
+            running -= 1
     return best / 2 / len(quote_words)
 
 
