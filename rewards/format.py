@@ -100,11 +100,15 @@ def repetition_problem(text: str) -> str | None:
     text = text[:_MAX_CHECKED_CHARS]
     words = text.lower().split()
     count = len(words) - _NGRAM + 1
-    if count >= _MIN_NGRAMS:
+    # a 4-gram starts at the first occurrence of each distinct word but the last three:
+    # at least that many distinct 4-grams, which settles most prose without building them
+    if count >= _MIN_NGRAMS and 1 - (len(set(words)) - _NGRAM + 1) / count > _MAX_REPEATED_NGRAMS:
         distinct = len(set(zip(*(words[shift:] for shift in range(_NGRAM)))))
         repeated = 1 - distinct / count
         if repeated > _MAX_REPEATED_NGRAMS:
             return f"repeated word 4-grams: {repeated:.2f}"
+    if 4 * len(text) < _MIN_COMPRESS_BYTES:  # UTF-8 takes at most 4 bytes a character
+        return None
     raw = text.encode("utf-8", errors="replace")
     if len(raw) >= _MIN_COMPRESS_BYTES:
         ratio = len(zlib.compress(raw, 1)) / len(raw)
