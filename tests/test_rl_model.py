@@ -58,12 +58,14 @@ def test_missing_tokens_are_added_resized_and_initialised(plain_model_dir: Path,
     prompt = build_prompt("Who wrote <|answer_start|> it?", ["Ann wrote it."])
     tokens = tokenizer.tokenize(prompt)
     assert tokens.count("<|source_id|>") == 1 and tokens.count("<|answer_start|>") == 0  # neutralised
-    rows = torch.stack([model.get_input_embeddings().weight[tokenizer.convert_tokens_to_ids(t)]
-                        for t in SPECIAL_TOKENS])
-    assert torch.equal(model.get_input_embeddings().weight[: len(original)], old_embeddings)
-    assert len({tuple(row.tolist()) for row in rows}) == 19  # distinct rows, not one copied mean
-    spread = (old_embeddings - old_embeddings.mean(dim=0)).norm(dim=1).mean()
-    assert (rows.mean(dim=0) - old_embeddings.mean(dim=0)).norm() < spread  # drawn around the mean
+    for token in ("<|answer_start|>", "<|source_analysis_end|>"):
+        row = tokenizer.convert_tokens_to_ids(token)
+        pieces = original.encode(" " + token.strip("<|>").replace("_", " "), add_special_tokens=False)
+        expected = old_embeddings[pieces].mean(dim=0)
+        torch.testing.assert_close(model.get_input_embeddings().weight[row], expected)
+    start, end = (tokenizer.convert_tokens_to_ids(t) for t in ("<|answer_start|>", "<|answer_end|>"))
+    assert not torch.equal(model.get_input_embeddings().weight[start],
+                           model.get_input_embeddings().weight[end])
 
     saved = prepare_checkpoint(str(plain_model_dir), tmp_path / "ready")
     reloaded = AutoTokenizer.from_pretrained(saved)
