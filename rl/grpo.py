@@ -41,6 +41,10 @@ class GRPOScriptArguments(RecipeArguments):
 
     rewards: dict | str | None = field(default=None, metadata={
         "help": 'reward spec, e.g. \'{"citation": 2.0, "format": {"weight": 1, "options": {}}}\''})
+    gate_rewards: bool = field(default=False, metadata={
+        "help": "optimise the gated weighted mean (rewards.registry.WeightedReward: citation and "
+                "source_f1 count 0 while format < 0.5) instead of TRL's plain weighted sum; "
+                "each component is still computed and logged, with weight 0"})
 
     def spec(self) -> object:
         """The reward spec, decoded when it came as JSON on the command line."""
@@ -61,10 +65,18 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
     ...                            targs, build_tiny_tokenizer(tempfile.mkdtemp()))
     >>> [f.__name__ for f in funcs], targs.reward_weights, funcs[0].tokenizer is not None
     (['format', 'citation'], [2.0, 1.0], True)
+    >>> targs = SimpleNamespace(reward_weights=None)
+    >>> funcs = build_reward_funcs(GRPOScriptArguments(rewards={"format": 2.0, "citation": 1.0},
+    ...                                                gate_rewards=True), targs, None)
+    >>> [f.__name__ for f in funcs], targs.reward_weights
+    (['weighted', 'format', 'citation'], [1.0, 0.0, 0.0])
     """
-    from rewards.registry import build_rewards
+    from rewards.registry import WeightedReward, build_rewards
 
     funcs, weights = build_rewards(script_args.spec(), tokenizer=tokenizer)
+    if script_args.gate_rewards:
+        funcs = [WeightedReward(script_args.spec(), tokenizer=tokenizer), *funcs]
+        weights = [1.0] + [0.0] * (len(funcs) - 1)
     if training_args.reward_weights is None:
         training_args.reward_weights = weights
     elif len(training_args.reward_weights) != len(funcs):

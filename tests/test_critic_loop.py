@@ -182,7 +182,7 @@ def test_corrective_sft_recipe_trains_on_the_output_dir(reference, tmp_path):
     recipe = Path(__file__).resolve().parent.parent / "configs" / "sft" / "corrective.yaml"
     flags = {"model_name_or_path": build_tiny_model(TINY_MODEL_DIR), "dataset_name": reference,
              "output_dir": tmp_path / "sft", "dtype": "float32", "use_cpu": "true", "bf16": "false",
-             "gradient_checkpointing": "false", "max_steps": 1, "per_device_train_batch_size": 2,
+             "activation_checkpointing": "false", "max_steps": 1, "per_device_train_batch_size": 2,
              "gradient_accumulation_steps": 1, "max_samples": 2, "save_strategy": "no", "report_to": "none", "logging_steps": 1}
     argv = ["--config", str(recipe)] + [item for key, value in flags.items() for item in (f"--{key}", str(value))]
     trainer = sft.run(*sft.parse_args(argv))
