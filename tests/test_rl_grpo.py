@@ -79,6 +79,26 @@ def test_two_steps_all_rewards_logged_and_structure_survives_decoding(
     assert any(tag.startswith("train/citation/") for tag in tags)
 
 
+
+@pytest.mark.slow
+def test_gated_rewards_optimise_the_weighted_mean_and_log_every_component(
+        tiny_model_dir: Path, rl_jsonl: Path, rag_rows: list[dict], tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    good = {row["prompt"]: row["completion"] for row in rag_rows}
+    trainer = grpo.run(*grpo.parse_args(smoke_args(tiny_model_dir, rl_jsonl, tmp_path / "out",
+                                                   gate_rewards="true", max_steps=1)),
+                       rollout_func=forced_rollout(good, tokenizer))
+
+    assert trainer.args.reward_weights == [1.0] + [0.0] * len(REWARDS)
+    (entry,) = [e for e in trainer.state.log_history if "rewards/weighted/mean" in e]
+    # half of each group is the oracle (weighted 1.0), half "No idea." (format < 0.5 gates citation)
+    assert 0.4 <= entry["rewards/weighted/mean"] <= 0.65
+    assert {f"rewards/{name}/mean" for name in REWARDS} <= set(entry)
+    assert any(key.startswith("weighted/citation/") for key in logged_keys(trainer))
+
+
 def tensorboard_tags(output_dir: Path) -> set[str]:
     """Scalar tags written by the trainer's TensorBoard callback under ``output_dir/runs``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
