@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -150,8 +151,15 @@ def test_two_processes(tiny_model_dir: Path, rl_jsonl: Path, rag_rows: list[dict
                *smoke_args(tiny_model_dir, rl_jsonl, tmp_path / "out", save_strategy="steps",
                            save_steps=2)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    launcher = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = launcher.communicate(timeout=600)
+    finally:  # on a timeout, take both ranks down with the launcher: no orphan holds the port
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+    assert launcher.returncode == 0, stderr[-3000:]
     state = json.loads((tmp_path / "out" / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
     # 2 processes x 4 completions = 2 prompts of 4 generations per step (one process: 1 prompt)
