@@ -92,5 +92,8 @@ def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, outpu
     trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint))
     trainer.save_model(output_dir)
     trainer.accelerator.print(f"model saved to {Path(output_dir).resolve()}")
+    # Every rank must be done saving before the process group goes: a rank that destroys it
+    # while another still talks deadlocks the run at exit (seen with 2 CPU processes on gloo).
+    trainer.accelerator.wait_for_everyone()
     if hasattr(trainer, "end"):
         trainer.end()
