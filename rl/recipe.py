@@ -72,15 +72,34 @@ def parse_recipe(script_class: type, config_class: type, argv: list[str]) -> tup
     return TrlParser((script_class, config_class, ModelConfig)).parse_args_and_config(args=argv)
 
 
-def resume_target(value: str | None) -> str | bool | None:
-    """``--resume_from_checkpoint`` as the Trainer wants it: ``true``/``last`` -> latest one.
+def resume_target(value: str | None, output_dir: str | Path) -> str | None:
+    """``--resume_from_checkpoint`` as the Trainer wants it.
 
-    >>> resume_target("true"), resume_target("out/checkpoint-4"), resume_target(None)
-    (True, 'out/checkpoint-4', None)
+    ``true``/``last`` means the latest COMPLETE checkpoint in ``output_dir``: one holding
+    ``trainer_state.json``, which the Trainer writes last, so a checkpoint half-written when the
+    run was killed is passed over. With no complete checkpoint the run starts from scratch.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> for step, complete in ((1, True), (2, True), (3, False)):
+    ...     (out / f"checkpoint-{step}").mkdir()
+    ...     if complete:
+    ...         _ = (out / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    >>> pathlib.Path(resume_target("true", out)).name, resume_target("x/checkpoint-4", out)
+    ('checkpoint-2', 'x/checkpoint-4')
+    >>> resume_target(None, out), resume_target("true", out / "missing")
+    (None, None)
     """
     if value is None:
         return None
-    return True if value.strip().lower() in ("true", "last", "latest", "yes", "1") else value
+    if value.strip().lower() not in ("true", "last", "latest", "yes", "1"):
+        return value
+    folder = Path(output_dir)
+    complete = [path for path in folder.glob("checkpoint-*")
+                if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()]
+    if not complete:
+        return None
+    return str(max(complete, key=lambda path: int(path.name.split("-")[-1])))
 
 
 def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, output_dir: str) -> None:
@@ -89,7 +108,7 @@ def train_and_save(trainer: "Trainer", resume_from_checkpoint: str | None, outpu
     >>> train_and_save(trainer, "true", "runs/x")  # doctest: +SKIP
     model saved to /.../runs/x
     """
-    trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint))
+    trainer.train(resume_from_checkpoint=resume_target(resume_from_checkpoint, output_dir))
     trainer.save_model(output_dir)
     trainer.accelerator.print(f"model saved to {Path(output_dir).resolve()}")
     # Every rank must be done saving before the process group goes: a rank that destroys it

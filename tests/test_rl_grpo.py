@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
@@ -98,6 +99,35 @@ def test_gated_rewards_optimise_the_weighted_mean_and_log_every_component(
     assert 0.4 <= entry["rewards/weighted/mean"] <= 0.65
     assert {f"rewards/{name}/mean" for name in REWARDS} <= set(entry)
     assert any(key.startswith("weighted/citation/") for key in logged_keys(trainer))
+
+
+
+@pytest.mark.slow
+def test_sigkill_after_a_checkpoint_then_resume(tiny_model_dir: Path, rl_jsonl: Path,
+                                                 tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = smoke_args(tiny_model_dir, rl_jsonl, out, max_steps=6, save_strategy="steps", save_steps=1)
+    run = subprocess.Popen([sys.executable, str(REPO / "rl/grpo.py"), *args], cwd=REPO,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoint-1" / "trainer_state.json").exists():
+            assert run.poll() is None, run.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.02)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # a real kill, mid-training
+        run.wait()
+    assert not (out / "model.safetensors").exists()  # the run did not get to finish
+    (out / "checkpoint-5").mkdir(exist_ok=True)  # as if killed while writing a later checkpoint
+
+    trainer = grpo.run(*grpo.parse_args(args + ["--resume_from_checkpoint", "true"]))
+    assert trainer.state.global_step == 6
+    resumed_from = min(e["step"] for e in trainer.state.log_history if "rewards/format/mean" in e)
+    assert resumed_from == 1  # the history of checkpoint 1 or later is kept, none is redone twice
+    steps = [e["step"] for e in trainer.state.log_history if "rewards/format/mean" in e]
+    assert steps == sorted(set(steps)) and steps[-1] == 6
 
 
 def tensorboard_tags(output_dir: Path) -> set[str]:
