@@ -277,8 +277,8 @@ _DEPENDENT_CACHE_CLEARS: list[Callable[[], None]] = []
 def register_cache(clear: Callable[[], None]) -> None:
     """Have :func:`clear_caches` also call ``clear`` (a cache built on these texts elsewhere).
 
-    >>> cleared = []; register_cache(lambda: cleared.append(True)); clear_caches(); cleared
-    [True]
+    >>> memo = {"key": "value"}; register_cache(memo.clear); clear_caches(); memo
+    {}
     """
     _DEPENDENT_CACHE_CLEARS.append(clear)
 
