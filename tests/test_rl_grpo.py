@@ -187,8 +187,14 @@ def test_two_processes(tiny_model_dir: Path, rl_jsonl: Path, rag_rows: list[dict
         _, stderr = launcher.communicate(timeout=600)
     finally:  # on a timeout, take both ranks down with the launcher: no orphan holds the port
         if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()
+            # SIGTERM first: torch's elastic agent forwards it to the ranks it started in
+            # sessions of their own, which a SIGKILL of the launcher's group would orphan.
+            os.killpg(launcher.pid, signal.SIGTERM)
+            try:
+                launcher.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(launcher.pid, signal.SIGKILL)
+                launcher.wait()
     assert launcher.returncode == 0, stderr[-3000:]
     state = json.loads((tmp_path / "out" / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
