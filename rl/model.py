@@ -157,6 +157,16 @@ def _generation_eos_ids(model: "PreTrainedModel") -> list[int]:
     return [] if configured is None else [configured] if isinstance(configured, int) else list(configured)
 
 
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Ids that end generation: the tokenizer's EOS first, then the model's configured ones.
+
+    >>> from types import SimpleNamespace as NS
+    >>> stop_token_ids(NS(generation_config=NS(eos_token_id=[2, 7])), NS(eos_token_id=7))
+    [7, 2]
+    """
+    return list(dict.fromkeys([tokenizer.eos_token_id, *_generation_eos_ids(model)]))
+
+
 def _spelling_ids(tokenizer: "PreTrainedTokenizerBase", token: str) -> list[int]:
     words = " " + token.strip("<|>").replace("_", " ")
     return [i for i in tokenizer.encode(words, add_special_tokens=False) if i is not None]

@@ -192,9 +192,11 @@ def generate(model_dir: Path, prompts: Sequence[str], max_new_tokens: int, batch
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from rl.model import stop_token_ids
+
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    stop_ids = _stop_ids(model, tokenizer)
+    stop_ids = stop_token_ids(model, tokenizer)
     texts: list[str] = []
     for start in range(0, len(prompts), batch_size):
         batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True)
@@ -234,12 +236,6 @@ class TokenProgress:
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
-def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
-    configured = model.generation_config.eos_token_id
-    ids = [configured] if isinstance(configured, int) else list(configured or [])
-    return list(dict.fromkeys([tokenizer.eos_token_id, *ids]))
-
-
 def _until_stop(ids: list[int], stop_ids: list[int]) -> list[int]:
     for index, token in enumerate(ids):
         if token in stop_ids:
@@ -256,7 +252,7 @@ def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> Non
     >>> evaluate(Plan(Path("runs/quickstart")), "sft", Path("runs/quickstart/sft"), Progress())  # doctest: +SKIP
     [quickstart   12s wall   20s cpu] prompts 1-8/8: token 64/224
     """
-    from data.schema import read_jsonl
+    from data.schema import read_jsonl, write_jsonl_line
     from rewards.cli import score_row
     from rewards.registry import build_rewards
 
@@ -269,7 +265,7 @@ def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> Non
     out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{stage}.jsonl", "w", encoding="utf-8") as handle:
         for row in scored:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            write_jsonl_line(handle, row)
     means = reward_means(row["rewards"] for row in scored)
     (out / f"{stage}.json").write_text(json.dumps(means, indent=2))
 
