@@ -17,9 +17,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
-from data.format import EOS_TOKEN
 from data.schema import BadLine, read_jsonl, write_jsonl_line
 
 GENERATIONS_FILE = "generations.jsonl"
@@ -155,15 +154,6 @@ def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], generator: G
     return len(todo)
 
 
-def _eos_ids(tokenizer: Any) -> list[int]:
-    """Token ids that end generation: the tokenizer's EOS and ``<|end_of_text|>`` when known."""
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    vocab = tokenizer.get_vocab()
-    if EOS_TOKEN in vocab:
-        ids.add(vocab[EOS_TOKEN])
-    return sorted(ids)
-
-
 @dataclass
 class TransformersGenerator:
     """Generate in process with transformers: left-padded batches, greedy by default.
@@ -187,6 +177,8 @@ class TransformersGenerator:
     def __post_init__(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from rl.model import stop_token_ids
+
         extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, **extra)
         self.tokenizer.padding_side = "left"
@@ -194,10 +186,15 @@ class TransformersGenerator:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(self.model_path, **extra)
         self.model.eval()
-        self.eos_ids = _eos_ids(self.tokenizer)
+        self.eos_ids = stop_token_ids(self.model, self.tokenizer)
 
-    def generate(self, prompts: Sequence[str]) -> list[Generation]:
-        """Generate one completion per prompt (stops at EOS or ``max_new_tokens``)."""
+    def generate(self, prompts: Sequence[str],
+                 on_step: Callable[[int], None] | None = None) -> list[Generation]:
+        """Generate one completion per prompt (stops at EOS or ``max_new_tokens``).
+
+        ``on_step`` (optional) is called with the number of new tokens after every decoding step
+        (progress reports on slow machines).
+        """
         import torch
 
         batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True)
@@ -208,6 +205,8 @@ class TransformersGenerator:
                                    "pad_token_id": self.tokenizer.pad_token_id}
         if not self.settings.greedy:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
+        if on_step is not None:
+            options["stopping_criteria"] = [_StepCallback(batch["input_ids"].shape[1], on_step)]
         with torch.inference_mode():
             output = self.model.generate(**batch, **options)
         new_tokens = output[:, batch["input_ids"].shape[1]:]
@@ -219,6 +218,19 @@ class TransformersGenerator:
         kept = ids if stop is None else ids[:stop + 1]
         text = self.tokenizer.decode(kept, skip_special_tokens=False)
         return Generation(text, "length" if stop is None else "stop", len(kept))
+
+
+class _StepCallback:
+    """A never-stopping ``StoppingCriteria`` that tells ``callback`` how many tokens are new."""
+
+    def __init__(self, prompt_length: int, callback: Callable[[int], None]) -> None:
+        self.prompt_length, self.callback = prompt_length, callback
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        self.callback(input_ids.shape[1] - self.prompt_length)
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 @dataclass

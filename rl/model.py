@@ -158,13 +158,16 @@ def _generation_eos_ids(model: "PreTrainedModel") -> list[int]:
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
-    """Ids that end generation: the tokenizer's EOS first, then the model's configured ones.
+    """Ids that end generation: the tokenizer's EOS first, then the model's configured ones,
+    then ``<|end_of_text|>`` when the vocabulary has it (a Pleias model under another EOS).
 
     >>> from types import SimpleNamespace as NS
-    >>> stop_token_ids(NS(generation_config=NS(eos_token_id=[2, 7])), NS(eos_token_id=7))
-    [7, 2]
+    >>> tokenizer = NS(eos_token_id=7, get_vocab=lambda: {"<|end_of_text|>": 9, "a": 7})
+    >>> stop_token_ids(NS(generation_config=NS(eos_token_id=[2, 7])), tokenizer)
+    [7, 2, 9]
     """
-    return list(dict.fromkeys([tokenizer.eos_token_id, *_generation_eos_ids(model)]))
+    candidates = [tokenizer.eos_token_id, *_generation_eos_ids(model), tokenizer.get_vocab().get(EOS_TOKEN)]
+    return [token for token in dict.fromkeys(candidates) if token is not None]
 
 
 def _spelling_ids(tokenizer: "PreTrainedTokenizerBase", token: str) -> list[int]:

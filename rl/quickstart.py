@@ -180,7 +180,8 @@ def shipped_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
 
 def generate(model_dir: Path, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
              progress: Progress) -> list[str]:
-    """Greedy, batched completions of ``prompts``, special tokens kept, cut after the first EOS.
+    """Greedy, batched completions of ``prompts`` by :class:`evaluation.generate.TransformersGenerator`
+    (special tokens kept, cut after the first stop token), with progress every 64 tokens.
 
     >>> import tempfile; from rl.tiny import build_tiny_model
     >>> texts = generate(build_tiny_model(Path(tempfile.mkdtemp()) / "m"), ["a", "bb b"], 3, 2,
@@ -189,58 +190,34 @@ def generate(model_dir: Path, prompts: Sequence[str], max_new_tokens: int, batch
     >>> len(texts)
     2
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from evaluation.generate import GenerationSettings, TransformersGenerator
 
-    from rl.model import stop_token_ids
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    stop_ids = stop_token_ids(model, tokenizer)
+    generator = TransformersGenerator(str(model_dir), GenerationSettings(max_new_tokens=max_new_tokens))
     texts: list[str] = []
     for start in range(0, len(prompts), batch_size):
-        batch = tokenizer(list(prompts[start:start + batch_size]), return_tensors="pt", padding=True)
-        report = TokenProgress(progress, batch["input_ids"].shape[1], max_new_tokens,
-                               f"prompts {start + 1}-{start + len(batch['input_ids'])}/{len(prompts)}")
-        with torch.no_grad():
-            output = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                    eos_token_id=stop_ids, pad_token_id=tokenizer.pad_token_id,
-                                    stopping_criteria=[report])
-        for ids in output[:, batch["input_ids"].shape[1]:].tolist():
-            texts.append(tokenizer.decode(_until_stop(ids, stop_ids), skip_special_tokens=False))
+        batch = list(prompts[start:start + batch_size])
+        report = TokenProgress(progress, max_new_tokens,
+                               f"prompts {start + 1}-{start + len(batch)}/{len(prompts)}")
+        texts += [generation.completion for generation in generator.generate(batch, on_step=report)]
         progress.say(f"generated {len(texts)}/{len(prompts)}")
     return texts
 
 
 class TokenProgress:
-    """A never-stopping ``StoppingCriteria`` that reports generation progress every 64 tokens.
+    """Reports generation progress every 64 new tokens (an ``on_step`` callback).
 
-    >>> import torch
-    >>> TokenProgress(Progress(), 3, 128, "batch")(torch.zeros(2, 3 + 64, dtype=torch.long), None)  # doctest: +ELLIPSIS
+    >>> TokenProgress(Progress(), 128, "batch")(64)  # doctest: +ELLIPSIS
     [quickstart ...] batch: token 64/128
-    tensor([False, False])
     """
 
     every = 64
 
-    def __init__(self, progress: Progress, prompt_length: int, max_new_tokens: int, label: str) -> None:
-        self.progress, self.prompt_length = progress, prompt_length
-        self.max_new_tokens, self.label = max_new_tokens, label
+    def __init__(self, progress: Progress, max_new_tokens: int, label: str) -> None:
+        self.progress, self.max_new_tokens, self.label = progress, max_new_tokens, label
 
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        done = input_ids.shape[1] - self.prompt_length
+    def __call__(self, done: int) -> None:
         if done and done % self.every == 0:
             self.progress.say(f"{self.label}: token {done}/{self.max_new_tokens}")
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
-
-def _until_stop(ids: list[int], stop_ids: list[int]) -> list[int]:
-    for index, token in enumerate(ids):
-        if token in stop_ids:
-            return ids[: index + 1]
-    return ids
 
 
 def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> None:

@@ -1,0 +1,19 @@
+"""In-process generation: stop ids and step callbacks of TransformersGenerator on the tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evaluation.generate import GenerationSettings, TransformersGenerator
+from rl_support import tiny_model_dir  # noqa: F401  (fixture)
+
+PROMPT = "<|query_start|>Who?<|query_end|>\n<|language_start|>\n"
+
+
+def test_generator_stops_on_the_pleias_eos_and_reports_each_step(tiny_model_dir: Path) -> None:
+    generator = TransformersGenerator(str(tiny_model_dir), GenerationSettings(max_new_tokens=6))
+    assert generator.tokenizer.convert_tokens_to_ids("<|end_of_text|>") in generator.eos_ids
+    steps: list[int] = []
+    [generation] = generator.generate([PROMPT], on_step=steps.append)
+    assert steps == list(range(1, generation.completion_tokens + 1))
+    assert generation.completion_tokens <= 6
