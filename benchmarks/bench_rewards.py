@@ -27,8 +27,11 @@ import random
 import sys
 import time
 import tracemalloc
+from contextlib import ExitStack
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Sequence
+from unittest import mock
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -88,16 +91,65 @@ def build_groups(rows: Sequence[Mapping[str, Any]]) -> list[Group]:
     return groups
 
 
-def score_group(rewards: Sequence[Callable[..., list]], group: Group) -> None:
-    """Score one cold group with every reward, as GRPOTrainer calls them.
+def score_group(rewards: Sequence[Callable[..., list]], group: Group, cold_parse: bool = True) -> None:
+    """Score one cold group with every reward, as GRPOTrainer calls them (with a ``log_metric``
+    that keeps every logged value, as the trainer's does). ``cold_parse=False`` keeps the parses
+    of earlier rounds (the stage breakdown).
 
     >>> score_group((citation_reward,), build_groups(hotpot_rows(1))[0])
     """
-    parse_cached.cache_clear()
+    if cold_parse:
+        parse_cached.cache_clear()
     clear_caches()
     completions, columns = group
+    logged: dict[str, list[float]] = {}
     for reward in rewards:
-        reward(completions=completions, **columns)
+        reward(completions=completions, log_metric=lambda name, value: logged.setdefault(name, []).append(value),
+               **columns)
+
+
+class _Memo:
+    """Calls of ``function`` memoised by arguments: a stage whose cost is taken out."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function, self.results = function, {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in self.results:
+            self.results[key] = self.function(*args, **kwargs)
+        return self.results[key]
+
+
+def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, float]]:
+    """Microseconds per completion of the three rewards as stage after stage is memoised
+    (its results computed once beforehand, so it costs ~0): parsing, rapidfuzz's fuzzy
+    alignment, py3langid. The last line is what the rest of the reward code costs alone.
+
+    >>> [name for name, _ in stage_breakdown(build_groups(hotpot_rows(2)), 0.01)][-1]
+    '  + language identification memoised'
+    """
+    import rewards.align
+    import data.language
+
+    rewards_ = (citation_reward, format_reward, language_reward)
+    identifier = data.language._identifier()
+    steps = (("every stage computed", None, None, True),
+             ("  parsing memoised", None, None, False),
+             ("  + fuzzy alignment memoised", rewards.align, "fuzz", False),
+             ("  + language identification memoised", data.language, "_identifier", False))
+    replacements = {"fuzz": SimpleNamespace(partial_ratio_alignment=_Memo(rewards.align.fuzz.partial_ratio_alignment)),
+                    "_identifier": lambda memo=SimpleNamespace(classify=_Memo(identifier.classify)): memo}
+    rows, patches = [], ExitStack()
+    with patches:
+        for name, module, attribute, cold_parse in steps:
+            if module is not None:
+                patches.enter_context(mock.patch.object(module, attribute, replacements[attribute]))
+            for group in groups:  # fill the memos (and the parse cache) before timing
+                score_group(rewards_, group, cold_parse=False)
+            cpu, _ = _throughput(lambda group: score_group(rewards_, group, cold_parse), groups, seconds)
+            rows.append((name, 1e6 / cpu))
+    return rows
 
 
 def pleias_reference_sw(quote: str, source: str) -> float:
@@ -260,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = combined / reference_cpu
     print(f"\nthree rewards vs Pleias-style SW baseline: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x); "
           f"vs our lean pure-Python SW: {combined / lean_cpu:.1f}x")
+
+    print("\nwhere the time goes (three rewards, microseconds per completion, one core):")
+    for name, micros in stage_breakdown(groups, args.seconds / 2):
+        print(f"{name:<42}{micros:>8.1f}")
 
     samples = _memory_profile(groups, args.memory_completions)
     print(f"\ntracemalloc over {args.memory_completions:,} distinct completions (three rewards):")
