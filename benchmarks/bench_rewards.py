@@ -232,6 +232,49 @@ def baseline(align: Callable[[str, str], float]) -> Callable[[Group], None]:
     return score
 
 
+def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, float]]:
+    """Completions/s of the six registered rewards called as GRPOTrainer calls them: TRL's
+    text (special tokens skipped) plus ``completion_ids``, re-decoded by each reward with the
+    tokenizer (:func:`rl.tiny.build_tiny_tokenizer`: byte-level BPE, the Pleias tokens special);
+    then the gated weighted reward with its six components (``gate_rewards: true``). Each is
+    measured with the batch decoded once and scored once, as now, and as a baseline the way the
+    rewards ran before (each decoding the batch; the components scoring it again).
+
+    >>> [name for name, _ in trainer_path(build_groups(hotpot_rows(1)), 0.01)][0]
+    'six rewards, each decoding the batch (before)'
+    """
+    import tempfile
+
+    import rewards.base
+    from rewards.registry import WeightedReward, build_rewards
+    from rl.tiny import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer(tempfile.mkdtemp())
+    batches = []
+    for completions, columns in groups:
+        ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in completions]
+        trl_texts = [tokenizer.decode(sequence, skip_special_tokens=True) for sequence in ids]
+        batches.append((trl_texts, {**columns, "completion_ids": ids}))
+    six, _ = build_rewards(None, tokenizer=tokenizer)
+    weighted = WeightedReward(None, tokenizer=tokenizer)
+    setups = (("six rewards, each decoding the batch (before)", six, True),
+              ("six rewards, batch decoded once", six, False),
+              ("gated, components scoring again (before)", [weighted, *six], True),
+              ("gated, components reusing its scores", [weighted, *weighted.component_rewards()], False))
+    rows = []
+    for name, funcs, before in setups:
+        def step(batch: Group, funcs: Sequence[Callable[..., list]] = funcs, before: bool = before) -> None:
+            parse_cached.cache_clear()
+            clear_caches()
+            texts, columns = batch
+            for reward in funcs:
+                if before:
+                    rewards.base._last_decoded.clear()
+                reward(completions=texts, log_metric=lambda *_: None, **columns)
+        rows.append((name, _throughput(step, batches, seconds)[0]))
+    return rows
+
+
 def _throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds: float,
                rounds: int = 3) -> tuple[float, float]:
     """Best completions/s over ``rounds`` runs of about ``seconds``: (CPU time, wall clock)."""
@@ -312,6 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     ratio = combined / reference_cpu
     print(f"\nthree rewards vs Pleias-style SW baseline: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x); "
           f"vs our lean pure-Python SW: {combined / lean_cpu:.1f}x")
+
+    print("\nas GRPOTrainer calls them (completion_ids re-decoded with a tokenizer), completions/s:")
+    path = trainer_path(groups, args.seconds)
+    for name, cpu in path:
+        print(f"{name:<48}{cpu:>8,.0f}")
+    print(f"  batch decoded once: {path[1][1] / path[0][1]:.1f}x; gated components reusing "
+          f"the weighted reward's scores: {path[3][1] / path[2][1]:.1f}x")
 
     print("\nwhere the time goes (three rewards, microseconds per completion, one core):")
     for name, micros in stage_breakdown(groups, args.seconds / 2):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from data.format import ParsedCompletion, parse_completion
 from data.schema import completion_text
@@ -112,22 +112,70 @@ class Reward:
         completions = list(completions or [])
         texts = self.decode(completions, completion_ids)
         rows = rows_from_columns(columns, len(texts))
-        results = [self.explain(text, row) for text, row in zip(texts, rows)]
+        results = self.explain_batch(texts, rows)
         if log_metric is not None:
             for key, value in mean_metrics(diag for _, diag in results).items():
                 log_metric(f"{self.name}/{key}", value)
         return [score for score, _ in results]
 
+    def explain_batch(self, texts: Sequence[object],
+                      rows: Sequence[Mapping[str, Any]]) -> list[tuple[Score, dict[str, Any]]]:
+        """:meth:`explain` of each completion with its row (what ``__call__`` scores).
+
+        >>> class Length(Reward):
+        ...     def score_row(self, text, row):
+        ...         return len(text) / 4, {}
+        >>> Length().explain_batch(["ab", "abcd"], [{}, {}])
+        [(0.5, {}), (1.0, {})]
+        """
+        return [self.explain(text, row) for text, row in zip(texts, rows)]
+
     def decode(self, completions: Sequence[object],
                completion_ids: Sequence[Sequence[int]] | None) -> list[object]:
         """Texts to score: re-decoded from ids (special tokens kept) when a tokenizer is set.
+
+        GRPOTrainer hands every reward function the same batch, so the batch decoded last is
+        kept (:func:`decode_kept`) and the next reward with that tokenizer reuses it.
 
         >>> Reward().decode(["a", "b"], None)
         ['a', 'b']
         """
         if self.tokenizer is None or completion_ids is None or len(completion_ids) != len(completions):
             return list(completions)
-        return [self.tokenizer.decode(list(ids), skip_special_tokens=False) for ids in completion_ids]
+        return decode_kept(self.tokenizer, completion_ids)
+
+
+class _DecodedBatch(NamedTuple):
+    tokenizer: Any
+    ids: list[list[int]]
+    texts: list[str]
+
+
+_last_decoded: list[_DecodedBatch] = []
+"""The batch :func:`decode_kept` decoded last (one entry, replaced whole: thread-safe)."""
+
+
+def decode_kept(tokenizer: Any, completion_ids: Sequence[Sequence[int]]) -> list[str]:
+    """``tokenizer.decode(ids, skip_special_tokens=False)`` of each sequence, reusing the
+    previous call's texts when it decoded the same ids with the same tokenizer (each reward
+    function of a GRPO step gets the same batch: decoding 250 tokens costs more than scoring).
+
+    >>> class Letters:
+    ...     calls = 0
+    ...     def decode(self, ids, skip_special_tokens):
+    ...         Letters.calls += 1
+    ...         return "".join(chr(96 + i) for i in ids)
+    >>> tokenizer = Letters()
+    >>> decode_kept(tokenizer, [[1, 2], [3]]), decode_kept(tokenizer, [[1, 2], [3]]), Letters.calls
+    (['ab', 'c'], ['ab', 'c'], 2)
+    """
+    ids = [list(sequence) for sequence in completion_ids]
+    last = _last_decoded[0] if _last_decoded else None
+    if last is not None and last.tokenizer is tokenizer and last.ids == ids:
+        return list(last.texts)
+    texts = [tokenizer.decode(sequence, skip_special_tokens=False) for sequence in ids]
+    _last_decoded[:] = [_DecodedBatch(tokenizer, ids, texts)]
+    return list(texts)
 
 
 def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:

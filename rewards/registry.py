@@ -18,7 +18,7 @@ count as 0 (not dropped, which would let a broken output escape them).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from rewards.base import Reward, Score
 
@@ -169,6 +169,27 @@ class WeightedReward(Reward):
         self.components, self.weights = build_rewards(spec, tokenizer=tokenizer)
         self.gates = {k: dict(v) for k, v in (DEFAULT_GATES if gates is None else gates).items()}
 
+    def explain_batch(self, texts: Sequence[object],
+                      rows: Sequence[Mapping[str, Any]]) -> list[tuple[Score, dict[str, Any]]]:
+        """:meth:`Reward.explain_batch`, kept as the last batch for :meth:`component_rewards`."""
+        results = super().explain_batch(texts, rows)
+        self.last_batch = _ScoredBatch(list(texts), list(rows), results)
+        return results
+
+    def component_rewards(self) -> list[Reward]:
+        """Each component as a reward function of its own (so the trainer logs each one) that
+        takes its scores from this weighted reward's last batch when called on the same batch,
+        instead of scoring every completion twice.
+
+        >>> weighted = WeightedReward({"format": 1.0, "answer": 3.0})
+        >>> text = "English<|language_end|><|answer_start|>It is Helsby.<|answer_end|>"
+        >>> weighted(completions=[text], answer=["Helsby"])  # (1 * 0.237305 + 3 * 1.0) / 4
+        [0.809326]
+        >>> [f(completions=[text], answer=["Helsby"]) for f in weighted.component_rewards()]
+        [[0.237305], [1.0]]
+        """
+        return [_ComponentOf(self, component) for component in self.components]
+
     def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
         """Score every component, apply the gates, and take the weighted mean."""
         scores: dict[str, Score] = {}
@@ -195,6 +216,32 @@ class WeightedReward(Reward):
                 if name in scores and gate in scores and (value is None or value < minimum):
                     gated.add(name)
         return gated
+
+
+class _ScoredBatch(NamedTuple):
+    texts: list[object]
+    rows: list[Mapping[str, Any]]
+    results: list[tuple[Score, dict[str, Any]]]
+
+
+class _ComponentOf(Reward):
+    """One component of a :class:`WeightedReward` (see :meth:`WeightedReward.component_rewards`)."""
+
+    def __init__(self, weighted: WeightedReward, component: Reward) -> None:
+        super().__init__(component.tokenizer)
+        self.weighted, self.component, self.name = weighted, component, component.name
+
+    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+        return self.component.score_row(text, row)
+
+    def explain_batch(self, texts: Sequence[object],
+                      rows: Sequence[Mapping[str, Any]]) -> list[tuple[Score, dict[str, Any]]]:
+        last = getattr(self.weighted, "last_batch", None)
+        if last is None or last.texts != list(texts) or last.rows != list(rows):
+            return self.component.explain_batch(texts, rows)
+        return [(diagnostics["components"][self.name], diagnostics["details"][self.name])
+                if "components" in diagnostics else self.component.explain(text, row)
+                for (_, diagnostics), text, row in zip(last.results, texts, rows)]
 
 
 def _component_metrics(scores: Mapping[str, Score], details: Mapping[str, Any]) -> dict[str, float]:

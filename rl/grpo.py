@@ -44,7 +44,7 @@ class GRPOScriptArguments(RecipeArguments):
     gate_rewards: bool = field(default=False, metadata={
         "help": "optimise the gated weighted mean (rewards.registry.WeightedReward: citation and "
                 "source_f1 count 0 while format < 0.5) instead of TRL's plain weighted sum; "
-                "each component is still computed and logged, with weight 0"})
+                "each component is still logged, with weight 0, from the same scores"})
 
     def spec(self) -> object:
         """The reward spec, decoded when it came as JSON on the command line."""
@@ -75,7 +75,8 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
 
     funcs, weights = build_rewards(script_args.spec(), tokenizer=tokenizer)
     if script_args.gate_rewards:
-        funcs = [WeightedReward(script_args.spec(), tokenizer=tokenizer), *funcs]
+        weighted = WeightedReward(script_args.spec(), tokenizer=tokenizer)
+        funcs = [weighted, *weighted.component_rewards()]  # logged, not scored twice
         weights = [1.0] + [0.0] * (len(funcs) - 1)
     if training_args.reward_weights is None:
         training_args.reward_weights = weights

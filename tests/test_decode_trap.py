@@ -54,3 +54,18 @@ def test_reward_with_tokenizer_recovers_the_clean_score(tokenizer, completion, n
     assert fixed == expected
     assert expected[0] >= 0.95
     assert trapped[0] <= 0.05
+
+
+def test_the_rewards_of_a_step_decode_its_batch_once(tokenizer, completion, monkeypatch):
+    ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    trl_text = tokenizer.decode(ids, skip_special_tokens=True)
+    decoded = []
+    monkeypatch.setattr(tokenizer, "decode", lambda sequence, **kw: decoded.append(kw) or completion)
+    columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2)
+    rewards = [get_reward(name, tokenizer=tokenizer) for name in ("format", "citation", "language")]
+    scores = [reward(completions=[trl_text] * 2, completion_ids=[ids, ids[:-1]], **columns)
+              for reward in rewards]
+    assert decoded == [{"skip_special_tokens": False}] * 2  # two completions, decoded once
+    assert scores[0] == scores[1] == [1.0, 1.0]
+    assert rewards[0](completions=[trl_text], completion_ids=[ids[:-2]], **columns) == [1.0]
+    assert len(decoded) == 3  # a new batch is decoded again

@@ -114,3 +114,26 @@ gates:
     assert [c.__name__ for c in weighted.components] == ["citation", "format", "language"]
     assert weighted.weights == [2.0, 1.0, 0.5] and weighted.gates == {"citation": {"format": 0.8}}
     assert pickle.loads(pickle.dumps(weighted)).weights == [2.0, 1.0, 0.5]
+
+
+def test_components_of_a_weighted_reward_reuse_its_scores_on_the_same_batch(monkeypatch):
+    weighted = WeightedReward({"citation": 2.0, "format": 1.0, "answer": 1.0})
+    columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2, answer=["Helsby", "Chester"])
+    completions = [GOOD, output("No idea.")]
+    standalone = {name: get_reward(name)(completions=completions, **columns)
+                  for name in ("citation", "format", "answer")}
+    logged: dict[str, float] = {}
+    weighted(completions=completions, **columns)
+
+    calls = []
+    for component in weighted.components:
+        monkeypatch.setattr(component, "score_row", lambda text, row: calls.append(text))
+    views = weighted.component_rewards()
+    results = {view.__name__: view(completions=completions, log_metric=logged.__setitem__, **columns)
+               for view in views}
+    assert results == standalone and calls == []  # same scores, nothing scored again
+    assert logged["citation/ref_count"] == 0.5  # the components' sub-metrics are still logged
+
+    other = [GOOD, GOOD]  # another batch: the views score it themselves
+    monkeypatch.undo()
+    assert views[1](completions=other, **columns) == [1.0, 1.0]
