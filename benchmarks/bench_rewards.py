@@ -10,7 +10,13 @@ Baseline, measured in the same run on the same completions: Pleias RAG-Eval's ci
 each quote against its cited source), twice: with the SW as Pleias runs it (full numpy matrix
 filled by a Python loop, then a traceback: :func:`pleias_reference_sw`, the target's
 reference) and with our lean two-row pure-Python SW (:func:`rewards.align.smith_waterman`).
-Memory: tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
+Every scorer is timed the same way (best of three rounds over the same groups). Memory:
+tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
+
+Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids`` re-decoded
+with a tokenizer; plain and gated), against how they ran before the batch was decoded once and
+the gated components reused the weighted reward's scores; and where the time of the three
+rewards goes (:func:`stage_breakdown`).
 
     python benchmarks/bench_rewards.py [--seconds 3] [--memory-completions 100000]
 
@@ -343,10 +349,9 @@ def main(argv: list[str] | None = None) -> int:
                                                         language_reward))):
         cpu, wall = _throughput(lambda group: score_group(rewards, group), groups, args.seconds)
         rows.append((name, cpu, wall))
-    lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds, rounds=1)
+    lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
-    reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups[:10],
-                                               args.seconds, rounds=1)
+    reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
     for name, cpu, wall in rows:
