@@ -45,22 +45,24 @@ def answer_scores(answer: str | None, gold: Sequence[str]) -> dict[str, float] |
 
 
 def load_rewards(names: Sequence[str] | None = None, tokenizer: Any = None) -> dict[str, Any]:
-    """Instantiate rewards by name (default: every registered reward), in registry order.
+    """Instantiate rewards by name or ``module:Class`` (default: every registered reward), in
+    the order given, keyed by each reward's own name.
 
-    >>> sorted(load_rewards(["format"]))
-    ['format']
+    >>> list(load_rewards(["format", "rewards.gold:AnswerReward"]))
+    ['format', 'answer']
     >>> load_rewards(["nope"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown reward 'nope'; registered: answer, citation, format, ...
+    ValueError: unknown reward 'nope'; registered: citation, format, ...
     """
     from rewards.registry import REGISTRY, get_reward
 
     chosen = list(REGISTRY) if names is None else list(names)
-    for name in chosen:
-        if name not in REGISTRY:
-            raise ValueError(f"unknown reward {name!r}; registered: {', '.join(sorted(REGISTRY))}")
-    return {name: get_reward(name, tokenizer=tokenizer) for name in chosen}
+    try:
+        rewards = [get_reward(name, tokenizer=tokenizer) for name in chosen]
+    except KeyError as error:
+        raise ValueError(error.args[0]) from error
+    return {reward.name: reward for reward in rewards}
 
 
 def rag_eval_measures(diagnostics: Mapping[str, Any]) -> dict[str, float] | None:

@@ -51,11 +51,22 @@ class RewardRegistry(Mapping[str, type]):
         self._classes: dict[str, type] = {}
 
     def __getitem__(self, name: str) -> type:
+        """The class registered as ``name``; a ``"module:Class"`` name imports that class (your
+        own :class:`~rewards.base.Reward` subclass, usable in a recipe without registering it).
+
+        >>> RewardRegistry({})["rewards.gold:AnswerReward"].__name__
+        'AnswerReward'
+        >>> RewardRegistry({})["rewards.gold:no_such_class"]
+        Traceback (most recent call last):
+        ...
+        KeyError: "cannot import reward 'rewards.gold:no_such_class': module 'rewards.gold' has no attribute 'no_such_class'"
+        """
         if name not in self._classes:
-            if name not in self._locations:
-                raise KeyError(f"unknown reward {name!r}; registered: {', '.join(self)}")
-            module, _, attribute = self._locations[name].partition(":")
-            self._classes[name] = getattr(importlib.import_module(module), attribute)
+            location = self._locations.get(name, name if ":" in name else None)
+            if location is None:
+                raise KeyError(f"unknown reward {name!r}; registered: {', '.join(self)} "
+                               "(or give your own as module:Class)")
+            self._classes[name] = _import_reward(name, location)
         return self._classes[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -79,6 +90,18 @@ class RewardRegistry(Mapping[str, type]):
             self._classes[name] = reward_class
 
 
+def _import_reward(name: str, location: str) -> type:
+    """Import the ``module:Class`` at ``location``; it must be a Reward subclass."""
+    module, _, attribute = location.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise KeyError(f"cannot import reward {name!r}: {error}") from error
+    if not (isinstance(found, type) and issubclass(found, Reward)):
+        raise KeyError(f"reward {name!r} is not a subclass of rewards.base.Reward")
+    return found
+
+
 REGISTRY = RewardRegistry(_LOCATIONS)
 """Every registered reward: citation, format, language, answer, source_f1, refusal."""
 
@@ -91,7 +114,7 @@ def get_reward(name: str, tokenizer: Any = None, **options: Any) -> Reward:
     >>> get_reward("nope")
     Traceback (most recent call last):
     ...
-    KeyError: "unknown reward 'nope'; registered: citation, format, language, answer, source_f1, refusal"
+    KeyError: "unknown reward 'nope'; registered: citation, format, language, answer, source_f1, refusal (or give your own as module:Class)"
     """
     return REGISTRY[name](tokenizer=tokenizer, **options)
 

@@ -137,3 +137,15 @@ def test_components_of_a_weighted_reward_reuse_its_scores_on_the_same_batch(monk
     other = [GOOD, GOOD]  # another batch: the views score it themselves
     monkeypatch.undo()
     assert views[1](completions=other, **columns) == [1.0, 1.0]
+
+
+def test_own_reward_classes_by_module_path():
+    funcs, weights = build_rewards({"format": 1.0, "custom_reward:Brevity": {"weight": 0.5,
+                                                                            "options": {"max_words": 2}}})
+    assert [f.__name__ for f in funcs] == ["format", "brevity"] and weights == [1.0, 0.5]
+    assert funcs[1](completions=[output("Helsby."), output("It is in Helsby today.")]) \
+        == [1.0, pytest.approx(0.5)]
+    with pytest.raises(KeyError, match="cannot import reward 'custom_reward:Missing'"):
+        get_reward("custom_reward:Missing")
+    with pytest.raises(KeyError, match="is not a subclass of rewards.base.Reward"):
+        get_reward("custom_reward:NotAReward")

@@ -72,6 +72,13 @@ def test_clean_file_exits_zero_and_usage_errors_exit_two(tmp_path, hotpot_rows, 
     assert main([str(tmp_path / "missing.jsonl")]) == 2
 
 
+def test_own_reward_by_module_path(input_file, capsys):
+    path, _ = input_file
+    main([str(path), "--rewards", "format,custom_reward:Brevity"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert list(rows[0]["rewards"]) == ["format", "brevity"] and "words" in rows[0]["diagnostics"]["brevity"]["metrics"]
+
+
 def test_console_script(input_file, tmp_path):
     path, _ = input_file
     out = tmp_path / "cli.jsonl"
