@@ -385,11 +385,18 @@ class TransformersBackend(LLMBackend):
     def check(self) -> None:
         """Load the model now; raise :class:`BackendUnavailable` if it cannot be loaded."""
         try:
-            self._load()
+            self.load()
         except Exception as error:  # any loading failure means this backend cannot serve
             raise BackendUnavailable(f"cannot load model {self.model_source!r}: {error}") from error
 
-    def _load(self) -> tuple[Any, Any]:
+    def load(self) -> tuple[Any, Any]:
+        """The model (moved to ``device``, in eval mode) and its tokenizer, loaded on first call.
+
+        >>> import tempfile; from pathlib import Path; from rl.tiny import build_tiny_model
+        >>> model, tokenizer = TransformersBackend(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")).load()
+        >>> model.training, tokenizer.eos_token
+        (False, '<|end_of_text|>')
+        """
         with self._lock:
             if self._model is None:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -420,7 +427,7 @@ class TransformersBackend(LLMBackend):
 
         params = check_params(params)
         try:
-            model, tokenizer = self._load()
+            model, tokenizer = self.load()
         except Exception as error:  # loading failures are backend failures, not crashes
             raise BackendUnavailable(f"cannot load model {self.model_source!r}: {error}") from error
         started = time.perf_counter()

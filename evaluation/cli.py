@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="where generation runs")
     generation.add_argument("--endpoint-url", help="OpenAI-compatible base URL ending in /v1 (--backend endpoint)")
     generation.add_argument("--gguf-file", help="GGUF file inside the --model directory (transformers backend)")
+    generation.add_argument("--device", help="transformers backend: cuda, cuda:1, cpu ... (default: cuda when available)")
+    generation.add_argument("--dtype", help="transformers backend: float32, bfloat16, auto ... "
+                                            "(default: the checkpoint's on GPU, float32 on CPU)")
     generation.add_argument("--max-new-tokens", type=int, default=2048, help="generation limit per row")
     generation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (upstream default)")
     generation.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (temperature > 0)")
@@ -126,7 +129,8 @@ def build_generator(args: argparse.Namespace) -> Any:
             raise SystemExit("pleias-rl eval: --backend vllm needs vLLM (pip install vllm)")
         return VLLMGenerator(args.model, settings)
     try:
-        return TransformersGenerator(args.model, settings, gguf_file=args.gguf_file)
+        return TransformersGenerator(args.model, settings, gguf_file=args.gguf_file, device=args.device,
+                                     dtype=args.dtype)
     except OSError as error:  # not a model directory, not cached, offline
         raise SystemExit(f"pleias-rl eval: cannot load model {args.model!r}: {error}") from error
 

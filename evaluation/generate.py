@@ -159,7 +159,9 @@ class TransformersGenerator:
     """Generate in process with transformers: left-padded batches, greedy by default.
 
     ``model`` is a local directory or a hub id already cached (no download is attempted when
-    ``HF_HUB_OFFLINE`` is set); ``gguf_file`` loads a GGUF checkpoint inside that directory.
+    ``HF_HUB_OFFLINE`` is set); ``gguf_file`` loads a GGUF checkpoint inside that directory. The
+    model is loaded by :class:`critics.backends.TransformersBackend`, on the GPU when there is one
+    (checkpoint dtype) and in float32 on the CPU, unless ``device``/``dtype`` say otherwise.
 
     >>> import tempfile; from rl.tiny import build_tiny_model
     >>> model_dir = build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")
@@ -173,19 +175,22 @@ class TransformersGenerator:
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     gguf_file: str | None = None
     name: str = "transformers"
+    device: str | None = None
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import torch
 
+        from critics.backends import TransformersBackend
         from rl.model import stop_token_ids
 
-        extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, **extra)
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = self.dtype or ("auto" if device.startswith("cuda") else "float32")
+        self.model, self.tokenizer = TransformersBackend(
+            self.model_path, gguf_file=self.gguf_file, device=device, dtype=dtype).load()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(self.model_path, **extra)
-        self.model.eval()
         self.eos_ids = stop_token_ids(self.model, self.tokenizer)
 
     def generate(self, prompts: Sequence[str],
@@ -197,7 +202,7 @@ class TransformersGenerator:
         """
         import torch
 
-        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True)
+        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.model.device)
         options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens,
                                    "do_sample": not self.settings.greedy,
                                    "repetition_penalty": self.settings.repetition_penalty,
