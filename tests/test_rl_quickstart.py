@@ -34,9 +34,11 @@ def test_pipeline_on_the_tiny_model_then_resume(tiny_model_dir: Path, tmp_path: 
     assert list(results) == list(EVAL_STAGES)
     for stage in EVAL_STAGES:
         assert set(REWARDS) <= set(results[stage])
-        rows = (plan.out_dir / "eval" / f"{stage}.jsonl").read_text().splitlines()
+        rows = (plan.out_dir / "eval" / stage / "scores.jsonl").read_text().splitlines()
         assert len(rows) == 2 and "rewards" in json.loads(rows[0])
+        assert (plan.out_dir / "eval" / stage / "report.md").exists()
     assert "| format |" in report.read_text()
+    assert "base" in (plan.out_dir / "eval" / "compare" / "report.md").read_text()
     assert (plan.out_dir / "grpo" / "model.safetensors").exists()
     out = capsys.readouterr().out
     assert "results: " in out and str(report.resolve()) in out
