@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     generation.add_argument("--endpoint-url", help="OpenAI-compatible base URL ending in /v1 (--backend endpoint)")
     generation.add_argument("--gguf-file", help="GGUF file inside the --model directory (transformers backend)")
     generation.add_argument("--device", help="transformers backend: cuda, cuda:1, cpu ... (default: cuda when available)")
-    generation.add_argument("--dtype", help="transformers backend: float32, bfloat16, auto ... "
-                                            "(default: the checkpoint's on GPU, float32 on CPU)")
+    generation.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                            help="transformers backend (default: the checkpoint's on GPU, float32 on CPU)")
     generation.add_argument("--max-new-tokens", type=int, default=2048, help="generation limit per row")
     generation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (upstream default)")
     generation.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (temperature > 0)")

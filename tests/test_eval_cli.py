@@ -13,6 +13,7 @@ import pytest
 from data.targets import oracle_completion
 from evaluation.cli import main
 from http_stub import JSONHandler, serve
+from rl_support import tiny_model_dir  # noqa: F401  (fixture)
 
 
 class GradingJudge(JSONHandler):
@@ -156,3 +157,17 @@ def test_vllm_backend_without_vllm_says_how_to_install(tmp_path, oracle_file):
     with pytest.raises(SystemExit, match="pip install vllm"):
         main(["--model", "m", "--dataset", str(oracle_file), "--out-dir", str(tmp_path / "run"),
               "--backend", "vllm", "--quiet"])
+
+
+def test_model_in_process_on_the_chosen_device_and_dtype(tmp_path, oracle_file, tiny_model_dir, capsys):
+    out = tmp_path / "run"
+    args = ["--model", str(tiny_model_dir), "--dataset", str(oracle_file), "--out-dir", str(out),
+            "--max-new-tokens", "4", "--limit", "3", "--device", "cpu", "--dtype", "float32",
+            "--no-plots", "--quiet"]
+    assert main(args) == 0
+    generations = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    assert len(generations) == 3 and all(row["completion_tokens"] <= 4 for row in generations)
+    assert read_summary(out)["n"] == 3
+    with pytest.raises(SystemExit):  # argparse names the accepted values
+        main([*args, "--dtype", "float64"])
+    assert "invalid choice: 'float64'" in capsys.readouterr().err
