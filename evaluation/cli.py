@@ -216,11 +216,15 @@ def generate_rows(args: argparse.Namespace, out_dir: Path) -> tuple[list[tuple[s
     check_generation_setup(args, out_dir)
     out = GenerationsFile(out_dir)
     keys = row_keys(rows)
-    if any(key not in out.done for key in keys):
+
+    def checked_generator() -> Any:
         generator = build_generator(args)
         if hasattr(generator, "check"):
             generator.check()
-        done = generate_missing(rows, generator, out, args.batch_size, progress=not args.quiet)
+        return generator
+
+    done = generate_missing(rows, checked_generator, out, args.batch_size, progress=not args.quiet)
+    if done:
         print(f"generated {done} rows ({len(keys) - done} resumed from {out.path})", file=sys.stderr)
     return [(key, out.done[key]) for key in keys], bad
 

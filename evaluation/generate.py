@@ -126,9 +126,11 @@ class GenerationsFile:
         self.done[key] = record
 
 
-def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], generator: Generator,
+def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], make_generator: Callable[[], Generator],
                      out: GenerationsFile, batch_size: int, progress: bool = True) -> int:
     """Generate the rows not yet in ``out``, batch by batch; return how many were generated.
+
+    ``make_generator`` is called only when some row is missing (a resumed run loads no model).
 
     >>> import tempfile
     >>> class Echo:
@@ -137,12 +139,15 @@ def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], generator: G
     ...         return [Generation("English<|language_end|>", "stop", 2) for _ in prompts]
     >>> out = GenerationsFile(tempfile.mkdtemp())
     >>> rows = [(1, {"id": "a", "prompt": "p"}), (2, {"id": "b", "prompt": "p"})]
-    >>> generate_missing(rows, Echo(), out, 8, progress=False), generate_missing(rows, Echo(), out, 8, progress=False)
+    >>> generate_missing(rows, Echo, out, 8, progress=False), generate_missing(rows, None, out, 8, progress=False)
     (2, 0)
     """
     from tqdm.auto import tqdm
 
     todo = [(key, row) for key, (_, row) in zip(row_keys(rows), rows) if key not in out.done]
+    if not todo:
+        return 0
+    generator = make_generator()
     bar = tqdm(total=len(todo), desc=f"generating ({generator.name})", unit="row", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]

@@ -208,16 +208,14 @@ def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> Non
     from data.schema import read_jsonl
     from evaluation.cli import main as evaluation_main
     from evaluation.generate import (GENERATIONS_FILE, GenerationSettings, GenerationsFile,
-                                     TransformersGenerator, generate_missing, row_keys)
+                                     TransformersGenerator, generate_missing)
 
     rows = list(read_jsonl(plan.stage_dir("data") / "heldout.jsonl"))
     out_dir = plan.stage_dir("eval") / stage
-    generations = GenerationsFile(out_dir)
-    if any(key not in generations.done for key in row_keys(rows)):
-        generator = TransformersGenerator(
-            str(model_dir), GenerationSettings(max_new_tokens=plan.max_new_tokens),
-            on_step=TokenProgress(progress, plan.max_new_tokens, f"eval-{stage}"))
-        generate_missing(rows, generator, generations, plan.batch_size, progress=False)
+    generate_missing(rows, lambda: TransformersGenerator(
+        str(model_dir), GenerationSettings(max_new_tokens=plan.max_new_tokens),
+        on_step=TokenProgress(progress, plan.max_new_tokens, f"eval-{stage}")),
+        GenerationsFile(out_dir), plan.batch_size, progress=False)
     progress.say(f"eval-{stage}: {len(rows)} completions, scoring")
     if evaluation_main(["--generations", str(out_dir / GENERATIONS_FILE), "--out-dir", str(out_dir),
                         "--quiet"]) != 0:
