@@ -263,22 +263,20 @@ def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, flo
         batches.append((trl_texts, {**columns, "completion_ids": ids}))
     six, _ = build_rewards(None, tokenizer=tokenizer)
     weighted = WeightedReward(None, tokenizer=tokenizer)
-    setups = (("six rewards, each decoding the batch (before)", six, True),
-              ("six rewards, batch decoded once", six, False),
-              ("gated, components scoring again (before)", [weighted, *six], True),
-              ("gated, components reusing its scores", [weighted, *weighted.component_rewards()], False))
-    rows = []
-    for name, funcs, before in setups:
-        def step(batch: Group, funcs: Sequence[Callable[..., list]] = funcs, before: bool = before) -> None:
-            parse_cached.cache_clear()
-            clear_caches()
-            texts, columns = batch
-            for reward in funcs:
-                if before:
-                    rewards.base._last_decoded.clear()
-                reward(completions=texts, log_metric=lambda *_: None, **columns)
-        rows.append((name, _throughput(step, batches, seconds)[0]))
-    return rows
+
+    def decoding_again(reward: Callable[..., list]) -> Callable[..., list]:
+        """``reward`` as rewards ran before :func:`rewards.base.decode_kept`: decoding itself."""
+        def call(**kwargs: Any) -> list:
+            rewards.base._last_decoded.clear()
+            return reward(**kwargs)
+        return call
+
+    setups = (("six rewards, each decoding the batch (before)", [decoding_again(r) for r in six]),
+              ("six rewards, batch decoded once", six),
+              ("gated, components scoring again (before)", [decoding_again(r) for r in (weighted, *six)]),
+              ("gated, components reusing its scores", [weighted, *weighted.component_rewards()]))
+    return [(name, _throughput(lambda batch, funcs=funcs: score_group(funcs, batch), batches, seconds)[0])
+            for name, funcs in setups]
 
 
 def _throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds: float,
