@@ -2,7 +2,8 @@
 
 Workload: GRPO-like groups of 8 different completions per prompt, built from the shipped real
 HotpotQA records (10 sources of ~90 words each): six honest variants (Trivial and full path,
-elided, retypeset), one paraphrase and one flawed completion per group (2-5 refs typical).
+elided, retypeset), one paraphrase and one flawed completion per group (2-5 refs typical), each
+answer worded differently.
 Every group starts cold (parse and normalisation caches cleared), as a new prompt does.
 
 Baseline, measured in the same run on the same completions: Pleias RAG-Eval's citation check
@@ -60,11 +61,17 @@ MEMORY_GROWTH_LIMIT = 1 << 20  # bytes traced memory may grow from 20% to 100% o
 
 Group = tuple[list[str], dict[str, list[Any]]]
 
+ANSWER_OPENERS = ("In short,", "According to the sources,", "To answer the question,", "Briefly put,",
+                  "As the documents show,", "From what is given,", "Put simply,", "Based on the evidence,")
+"""One opening phrase per completion of a group: sampled answers differ in their own words, so
+language identification (cached per answer text) runs for every completion, as in training."""
+
 
 def group_for(row: Mapping[str, Any], seed: int) -> list[str]:
     """Eight different completions for one prompt, as a GRPO group of a mid-trained model:
     mostly literal quotes (six honest variants), one light paraphrase and one flawed answer
-    (alternating fabricated quotes, a padded fabrication, a changed digit, a wrong source).
+    (alternating fabricated quotes, a padded fabrication, a changed digit, a wrong source),
+    each answer opening with its own words (:data:`ANSWER_OPENERS`).
 
     >>> len(set(group_for(hotpot_rows(1)[0], 0)))
     8
@@ -78,7 +85,8 @@ def group_for(row: Mapping[str, Any], seed: int) -> list[str]:
         retypeset_quotes(full, row, rng), corrupt(trivial, row, "paraphrase", seed),
         corrupt(trivial, row, flawed, seed) or corrupt(trivial, row, "fabricated", seed),
     ]
-    return [completion or trivial for completion in candidates]
+    return [(completion or trivial).replace("<|answer_start|>", f"<|answer_start|>{opener} ", 1)
+            for opener, completion in zip(ANSWER_OPENERS, candidates)]
 
 
 def build_groups(rows: Sequence[Mapping[str, Any]]) -> list[Group]:
