@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Sequence
 
 SPECIAL_TOKENS: tuple[str, ...] = (
@@ -172,6 +173,27 @@ class ParsedCompletion:
         """
         found = self.section("answer")
         return None if found is None else found.content
+
+    @cached_property
+    def prose(self) -> str | None:
+        """The answer without its refs (tags and quotes), or ``None`` when there is no answer.
+
+        The same text as :func:`strip_refs` of the answer, cut from the parsed citation spans
+        (no re-scan) and computed once: the format, language and gold rewards all read it.
+
+        >>> parse_completion('E<|language_end|><|answer_start|>A<ref name="1">q</ref>b.<|answer_end|>').prose
+        'Ab.'
+        """
+        answer = self.section("answer")
+        if answer is None:
+            return None
+        pieces = []
+        cursor = answer.start
+        for citation in self.citations:
+            pieces.append(self.text[cursor:citation.span[0]])
+            cursor = citation.span[1]
+        pieces.append(self.text[cursor:answer.end])
+        return "".join(pieces)
 
     @property
     def truncated(self) -> bool:

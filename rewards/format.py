@@ -15,7 +15,7 @@ import re
 import zlib
 from typing import Any, Mapping
 
-from data.format import ParsedCompletion, Section, strip_refs
+from data.format import ParsedCompletion, strip_refs
 from rewards.base import Reward, Score, parse_cached
 
 NO_ANSWER_CAP = 0.3
@@ -139,31 +139,13 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
     for section in parsed.sections:
         content = section.content
         if section is answer:
-            content = _prose(parsed, answer)
+            content = parsed.prose or ""
         elif section.name == "answer":
             content = strip_refs(content)
         problem = repetition_problem(content)
         if problem is not None:
             violations.append({"kind": "repetition", "detail": f"{section.name}: {problem}"})
     return violations
-
-
-def _prose(parsed: ParsedCompletion, answer: Section) -> str:
-    """The answer without its refs: :func:`data.format.strip_refs` of its content, cut from
-    the parsed citations (their spans cover each tag, quote and close tag) without re-scanning.
-
-    >>> from data.format import parse_completion
-    >>> parsed = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">q</ref>b.<|answer_end|>')
-    >>> _prose(parsed, parsed.section("answer"))
-    'Ab.'
-    """
-    pieces = []
-    cursor = answer.start
-    for citation in parsed.citations:
-        pieces.append(parsed.text[cursor:citation.span[0]])
-        cursor = citation.span[1]
-    pieces.append(parsed.text[cursor:answer.end])
-    return "".join(pieces)
 
 
 def format_score(violations: list[dict[str, str]]) -> float:

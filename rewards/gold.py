@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from data.format import ParsedCompletion, strip_refs
+from data.format import ParsedCompletion
 from data.schema import gold_answers
 from rewards.base import Reward, Score, parse_cached
 from rewards.text import fold
@@ -134,7 +134,7 @@ def answer_prose(parsed: ParsedCompletion) -> str | None:
     >>> answer_prose(parse_cached('E<|language_end|><|answer_start|>Lima<ref name="1">x</ref>.<|answer_end|>'))
     'Lima.'
     """
-    return None if parsed.answer is None else strip_refs(parsed.answer).strip()
+    return None if parsed.prose is None else parsed.prose.strip()
 
 
 class AnswerReward(Reward):

@@ -64,7 +64,7 @@ class LanguageReward(Reward):
             return None, diagnostics
         if parsed.answer is None or not parsed.answer.strip():
             return 0.0, {**diagnostics, "answer_language": None, "reason": "no answer"}
-        detected, confidence = detect_language(parsed.answer)
+        detected, confidence = detect_language(parsed.prose)
         diagnostics.update(answer_language=detected, confidence=round(confidence, 4))
         if detected is None:
             return None, {**diagnostics, "reason": "answer too short to judge"}

@@ -160,6 +160,17 @@ def test_parse_never_raises_on_tag_soup(pieces):
         assert text[citation.quote_span[0]:citation.quote_span[1]] == citation.quote
 
 
+@given(st.lists(PIECES, max_size=60))
+def test_prose_is_the_answer_with_refs_stripped(pieces):
+    parsed = parse_completion("English<|language_end|><|answer_start|>" + "".join(pieces))
+    assert parsed.prose == (None if parsed.answer is None else strip_refs(parsed.answer))
+
+
+def test_prose_of_an_answer_with_refs():
+    assert parse_completion(TRIVIAL).prose == "La strada va da Shotwick a Helsby."
+    assert parse_completion("English<|language_end|>").prose is None
+
+
 @settings(max_examples=15, deadline=None)
 @given(PIECES, st.integers(min_value=1, max_value=4))
 def test_huge_inputs_parse_in_bounded_time(piece, copies):
