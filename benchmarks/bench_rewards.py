@@ -48,12 +48,14 @@ from data.corruptions import corrupt, retypeset_quotes  # noqa: E402
 from data.format import build_prompt, parse_completion  # noqa: E402
 from data.schema import source_texts  # noqa: E402
 from data.targets import oracle_completion  # noqa: E402
+import data.language  # noqa: E402
 from rewards import citation_reward, format_reward, language_reward  # noqa: E402
 from rewards.align import smith_waterman  # noqa: E402
 from rewards.base import parse_cached  # noqa: E402
 from rewards.text import clear_caches  # noqa: E402
 
 GROUP_SIZE = 8
+THREE_REWARDS = (citation_reward, format_reward, language_reward)
 TARGET_PER_SECOND = 10_000
 TARGET_RATIO = 20.0
 MEMORY_GROWTH_LIMIT = 1 << 20  # bytes traced memory may grow from 20% to 100% of the run
@@ -144,24 +146,22 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
     '  + language identification memoised'
     """
     import rewards.align
-    import data.language
 
-    rewards_ = (citation_reward, format_reward, language_reward)
-    identifier = data.language._identifier()
+    classify = data.language._classifier()
     steps = (("every stage computed", None, None, True),
              ("  parsing memoised", None, None, False),
              ("  + fuzzy alignment memoised", rewards.align, "fuzz", False),
-             ("  + language identification memoised", data.language, "_identifier", False))
+             ("  + language identification memoised", data.language, "_classifier", False))
     replacements = {"fuzz": SimpleNamespace(partial_ratio_alignment=_Memo(rewards.align.fuzz.partial_ratio_alignment)),
-                    "_identifier": lambda memo=SimpleNamespace(classify=_Memo(identifier.classify)): memo}
+                    "_classifier": lambda memo=_Memo(classify): memo}
     rows, patches = [], ExitStack()
     with patches:
         for name, module, attribute, cold_parse in steps:
             if module is not None:
                 patches.enter_context(mock.patch.object(module, attribute, replacements[attribute]))
             for group in groups:  # fill the memos (and the parse cache) before timing
-                score_group(rewards_, group, cold_parse=False)
-            cpu, _ = _throughput(lambda group: score_group(rewards_, group, cold_parse), groups, seconds)
+                score_group(THREE_REWARDS, group, cold_parse=False)
+            cpu, _ = _throughput(lambda group: score_group(THREE_REWARDS, group, cold_parse), groups, seconds)
             rows.append((name, 1e6 / cpu))
     return rows
 
@@ -306,7 +306,6 @@ def _throughput(step: Callable[[Group], None], groups: Sequence[Group], seconds:
 def _memory_profile(groups: Sequence[Group], completions: int) -> list[tuple[int, int, int]]:
     """``(completions done, traced bytes, peak bytes)`` at 10 checkpoints over ``completions``
     distinct completions (a counter makes each one new), caches left to run as in training."""
-    rewards = (citation_reward, format_reward, language_reward)
     checkpoints = {completions * k // 10 for k in range(1, 11)}
     samples = []
     tracemalloc.start()
@@ -315,7 +314,7 @@ def _memory_profile(groups: Sequence[Group], completions: int) -> list[tuple[int
             originals, columns = groups[(done // GROUP_SIZE) % len(groups)]
             batch = [c.replace("<|query_analysis_end|>", f" Case {done + i}.<|query_analysis_end|>", 1)
                      for i, c in enumerate(originals)]
-            for reward in rewards:
+            for reward in THREE_REWARDS:
                 reward(completions=batch, **columns)
             reached = done + GROUP_SIZE
             if any(done < mark <= reached for mark in checkpoints):
@@ -346,19 +345,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"workload: {len(groups)} prompts x {GROUP_SIZE} completions, "
           f"{sum(refs) / len(refs):.1f} refs per completion "
           f"({sum(2 <= r <= 5 for r in refs) / len(refs):.0%} with 2-5)\n")
-    score_group((citation_reward, format_reward, language_reward), groups[0])  # warm up imports
+    score_group(THREE_REWARDS, groups[0])  # warm up imports
 
     rows = []
     for name, rewards in (("citation", (citation_reward,)), ("format", (format_reward,)),
                           ("language", (language_reward,)),
-                          ("citation+format+language", (citation_reward, format_reward,
-                                                        language_reward))):
+                          ("citation+format+language", THREE_REWARDS)):
         cpu, wall = _throughput(lambda group: score_group(rewards, group), groups, args.seconds)
         rows.append((name, cpu, wall))
     lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
     reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
+    with mock.patch.object(data.language, "_classifier", lambda: data.language._identifier().classify):
+        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
+    rows.insert(4, ("  same, language ID in py3langid", cpu, wall))
+    print(f"language identification: {data.language.language_backend()} "
+          "(data._langid; the row below the three rewards runs py3langid instead)\n")
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
     for name, cpu, wall in rows:
         print(f"{name:<34}{cpu:>20,.0f}{wall:>10,.0f}")
