@@ -14,7 +14,8 @@ reference) and with our lean two-row pure-Python SW (:func:`rewards.align.smith_
 Every scorer is timed the same way (best of three rounds over the same groups). Memory:
 tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
 
-Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids`` re-decoded
+The three rewards are also timed with language identification in py3langid rather than the
+native kernel ``data._langid`` (what that kernel gains). Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids`` re-decoded
 with a tokenizer; plain and gated), against how they ran before the batch was decoded once and
 the gated components reused the weighted reward's scores; and where the time of the three
 rewards goes (:func:`stage_breakdown`).
@@ -140,7 +141,8 @@ class _Memo:
 def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, float]]:
     """Microseconds per completion of the three rewards as stage after stage is memoised
     (its results computed once beforehand, so it costs ~0): parsing, rapidfuzz's fuzzy
-    alignment, py3langid. The last line is what the rest of the reward code costs alone.
+    alignment, language identification (the classifier in use). The last line is what the
+    rest of the reward code costs alone.
 
     >>> [name for name, _ in stage_breakdown(build_groups(hotpot_rows(2)), 0.01)][-1]
     '  + language identification memoised'
