@@ -355,13 +355,13 @@ def main(argv: list[str] | None = None) -> int:
                           ("citation+format+language", THREE_REWARDS)):
         cpu, wall = _throughput(lambda group: score_group(rewards, group), groups, args.seconds)
         rows.append((name, cpu, wall))
+    with mock.patch.object(data.language, "_classifier", lambda: data.language._identifier().classify):
+        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
+    rows.append(("  same, language ID in py3langid", cpu, wall))
     lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
     reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
-    with mock.patch.object(data.language, "_classifier", lambda: data.language._identifier().classify):
-        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
-    rows.insert(4, ("  same, language ID in py3langid", cpu, wall))
     print(f"language identification: {data.language.language_backend()} "
           "(data._langid; the row below the three rewards runs py3langid instead)\n")
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")

@@ -34,8 +34,7 @@ static int get_buffer(PyObject *object, Py_buffer *view, const char *format, con
     if (strcmp(view->format, format) != 0) {
         PyErr_Format(PyExc_TypeError, "%s: expected buffer format '%s', got '%s'", name, format,
                      view->format);
-        PyBuffer_Release(view);
-        view->obj = NULL;
+        PyBuffer_Release(view); /* also sets view->obj to NULL */
         return -1;
     }
     return 0;
