@@ -13,20 +13,15 @@ from hypothesis import given, settings, strategies as st
 
 import data.language as language
 from data.language import _identifier, agrees_with, language_backend, native_classifier
+from native_support import built_kernel
 
 LETTERS = st.sampled_from("abcdefghijklmnopqrstuvwxyzàâçéèêëîïôûùüÿäößąćęłńóśźżãõñ¿¡ABCÉ .,;:!?'\"-0123456789\n"
                           "\u2026\u00a0\u4e2d\u0416<>|")
 
 
 def kernel():
-    """The built kernel module; skipped where it was not built (no C compiler), except in CI."""
-    try:
-        import data._langid as module
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("native kernel not built (no C compiler at install)")
-    return module
+    """The built kernel module (see :func:`native_support.built_kernel`)."""
+    return built_kernel("_langid")
 
 
 @pytest.fixture(scope="module")
