@@ -198,11 +198,15 @@ def mean_metrics(diagnostics: Any) -> dict[str, float]:
     >>> mean_metrics([{"metrics": {"a": 1.0}}, {"metrics": {"a": 0.0, "b": 0.5}}, {}])
     {'a': 0.5, 'b': 0.5}
     """
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    columns: dict[str, list[float]] = {}
     for diagnostic in diagnostics:
-        for key, value in (diagnostic or {}).get("metrics", {}).items():
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                sums[key] = sums.get(key, 0.0) + float(value)
-                counts[key] = counts.get(key, 0) + 1
-    return {key: sums[key] / counts[key] for key in sums}
+        metrics = diagnostic.get("metrics") if diagnostic else None
+        if not metrics:
+            continue
+        for key, value in metrics.items():
+            if (type(value) is float or isinstance(value, (int, float))) and math.isfinite(value):
+                if key in columns:
+                    columns[key].append(value)
+                else:
+                    columns[key] = [value]
+    return {key: sum(values) / len(values) for key, values in columns.items()}

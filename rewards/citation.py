@@ -353,9 +353,6 @@ def _diagonal_score(quote_words: list[str], window_words: list[str]) -> float:
     return best / 2 / len(quote_words)
 
 
-_RAG_MEASURES = ("id_valid", "long_enough", "not_duplicated", "sw_score")
-
-
 def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
     """The metrics the trainer logs as ``citation/<name>``, and Pleias' four RAG-Eval measures
     averaged over refs with their mean (the "rag rank"), in one pass over the refs.
@@ -367,16 +364,23 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
     (1.0, 0.625)
     """
     count = len(refs)
-    measures = [ref["rag_eval"] for ref in refs]
-    rag_eval = {name: sum([float(measure[name]) for measure in measures]) / count
-                for name in _RAG_MEASURES}
-    rag_eval["rag_rank"] = sum(rag_eval.values()) / len(_RAG_MEASURES)
-    verdicts = [ref["verdict"] for ref in refs]
+    id_valid = long_enough = not_duplicated = sw_score = scores = 0.0
+    exact = honest = 0
+    for ref in refs:
+        measures, verdict = ref["rag_eval"], ref["verdict"]
+        id_valid += measures["id_valid"]
+        long_enough += measures["long_enough"]
+        not_duplicated += measures["not_duplicated"]
+        sw_score += measures["sw_score"]
+        exact += verdict == "exact" or verdict == "elided"
+        honest += verdict in HONEST_VERDICTS
+        scores += ref["score"]
+    rag_eval = {"id_valid": id_valid / count, "long_enough": long_enough / count,
+                "not_duplicated": not_duplicated / count, "sw_score": sw_score / count}
+    rag_eval["rag_rank"] = sum(rag_eval.values()) / 4
     metrics = {"ref_count": float(count), "valid_id_rate": rag_eval["id_valid"],
-               "exact_rate": sum([v in ("exact", "elided") for v in verdicts]) / count,
-               "honest_rate": sum([v in HONEST_VERDICTS for v in verdicts]) / count,
-               "mean_ref_score": sum([ref["score"] for ref in refs]) / count,
-               "rag_eval_mean": rag_eval["rag_rank"]}
+               "exact_rate": exact / count, "honest_rate": honest / count,
+               "mean_ref_score": scores / count, "rag_eval_mean": rag_eval["rag_rank"]}
     return metrics, rag_eval
 
 
