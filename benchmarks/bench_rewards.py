@@ -15,7 +15,8 @@ Every scorer is timed the same way (best of three rounds over the same groups). 
 tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
 
 The three rewards are also timed with language identification in py3langid rather than the
-native kernel ``data._langid`` (what that kernel gains). Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids`` re-decoded
+native kernel ``data._langid``, and with every completion parsed in Python rather than by the
+native scanner ``data._parse`` (what each kernel gains). Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids`` re-decoded
 with a tokenizer; plain and gated), against how they ran before the batch was decoded once and
 the gated components reused the weighted reward's scores; and where the time of the three
 rewards goes (:func:`stage_breakdown`).
@@ -49,6 +50,7 @@ from data.corruptions import corrupt, retypeset_quotes  # noqa: E402
 from data.format import build_prompt, parse_completion  # noqa: E402
 from data.schema import source_texts  # noqa: E402
 from data.targets import oracle_completion  # noqa: E402
+import data.format  # noqa: E402
 import data.language  # noqa: E402
 from rewards import citation_reward, format_reward, language_reward  # noqa: E402
 from rewards.align import smith_waterman  # noqa: E402
@@ -358,12 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     with mock.patch.object(data.language, "_classifier", lambda: data.language._identifier().classify):
         cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
     rows.append(("  same, language ID in py3langid", cpu, wall))
+    with mock.patch.object(data.format, "_SCAN", None):
+        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
+    rows.append(("  same, parsing in Python", cpu, wall))
     lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
     reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
-    print(f"language identification: {data.language.language_backend()} "
-          "(data._langid; the row below the three rewards runs py3langid instead)\n")
+    print(f"language identification: {data.language.language_backend()} (data._langid); parsing of "
+          f"clean completions: {data.format.parser_backend()} (data._parse). The rows below the three "
+          "rewards run py3langid, then the Python parser, instead\n")
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
     for name, cpu, wall in rows:
         print(f"{name:<34}{cpu:>20,.0f}{wall:>10,.0f}")

@@ -15,7 +15,6 @@ from hypothesis import given, settings, strategies as st
 import data.format as fmt
 from data.format import (EOS_TOKEN, SECTIONS, SPECIAL_TOKENS, build_prompt, native_scanner,
                          parse_completion, parse_completion_reference, parser_backend, render_completion)
-from data.schema import source_texts
 from data.targets import oracle_completion
 from native_support import built_kernel
 
@@ -220,19 +219,21 @@ def test_a_disagreeing_scanner_is_not_used():
             assert fmt._checked_scanner() is None
 
 
-def test_rewards_see_the_same_parse(hotpot_rows):
-    """What the rewards read is the same whichever parser ran (one real row, both paths)."""
+def test_rewards_score_the_same_whichever_parser_ran(hotpot_rows):
+    """The three rewards on real clean outputs (both paths), with the scanner and without it."""
     from rewards import citation_reward, format_reward, language_reward
+    from rewards.base import parse_cached
 
-    row = hotpot_rows[0]
-    columns = {"query": [row["query"]] * 2, "sources": [row["sources"]] * 2}
-    texts = clean_outputs([row])[:2]
-    scores = [reward(completions=texts, **columns) for reward in (citation_reward, format_reward, language_reward)]
-    with mock.patch.object(fmt, "_SCAN", None):
-        from rewards.base import parse_cached
+    rows = hotpot_rows[:5]
+    texts = [text for row in rows for text in clean_outputs([row])]
+    columns = {key: [row[key] for row in rows for _ in range(4)] for key in ("query", "sources")}
 
+    def scores() -> list[list[float | None]]:
         parse_cached.cache_clear()
-        assert [reward(completions=texts, **columns)
-                for reward in (citation_reward, format_reward, language_reward)] == scores
+        return [reward(completions=texts, **columns) for reward in (citation_reward, format_reward, language_reward)]
+
+    with_scanner = scores()
+    with mock.patch.object(fmt, "_SCAN", None):
+        assert scores() == with_scanner
     parse_cached.cache_clear()
-    assert source_texts(row["sources"])  # the row has sources to quote
+    assert with_scanner[1] == [1.0] * 20  # clean format, so the scanner took them
