@@ -55,9 +55,7 @@ def source_texts(sources: object) -> list[str]:
     if not isinstance(sources, list) and (
             isinstance(sources, (str, bytes)) or not isinstance(sources, Sequence)):
         return []
-    return [source if type(source) is str
-            else text if type(source) is dict and type(text := source.get("text")) is str  # the usual rows
-            else source_text(source) for source in sources]
+    return [source_text(source) for source in sources]
 
 
 def completion_text(completion: object) -> str:

@@ -204,7 +204,7 @@ def mean_metrics(diagnostics: Any) -> dict[str, float]:
         if not metrics:
             continue
         for key, value in metrics.items():
-            if (type(value) is float or isinstance(value, (int, float))) and math.isfinite(value):
+            if isinstance(value, (int, float)) and math.isfinite(value):
                 if key in columns:
                     columns[key].append(value)
                 else:

@@ -377,7 +377,7 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
         scores += ref["score"]
     rag_eval = {"id_valid": id_valid / count, "long_enough": long_enough / count,
                 "not_duplicated": not_duplicated / count, "sw_score": sw_score / count}
-    rag_eval["rag_rank"] = sum(rag_eval.values()) / 4
+    rag_eval["rag_rank"] = sum(rag_eval.values()) / len(rag_eval)  # the mean of the four measures
     metrics = {"ref_count": float(count), "valid_id_rate": rag_eval["id_valid"],
                "exact_rate": exact / count, "honest_rate": honest / count,
                "mean_ref_score": scores / count, "rag_eval_mean": rag_eval["rag_rank"]}

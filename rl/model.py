@@ -172,7 +172,7 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
 
 def _spelling_ids(tokenizer: "PreTrainedTokenizerBase", token: str) -> list[int]:
     words = " " + token.strip("<|>").replace("_", " ")
-    return [i for i in tokenizer.encode(words, add_special_tokens=False) if i is not None]
+    return tokenizer.encode(words, add_special_tokens=False)
 
 
 def _initialise_rows(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase",

@@ -81,7 +81,6 @@ def test_two_steps_all_rewards_logged_and_structure_survives_decoding(
     assert any(tag.startswith("train/citation/") for tag in tags)
 
 
-
 @pytest.mark.slow
 def test_gated_rewards_optimise_the_weighted_mean_and_log_every_component(
         tiny_model_dir: Path, rl_jsonl: Path, rag_rows: list[dict], tmp_path: Path) -> None:
@@ -99,7 +98,6 @@ def test_gated_rewards_optimise_the_weighted_mean_and_log_every_component(
     assert 0.4 <= entry["rewards/weighted/mean"] <= 0.65
     assert {f"rewards/{name}/mean" for name in REWARDS} <= set(entry)
     assert any(key.startswith("weighted/citation/") for key in logged_keys(trainer))
-
 
 
 @pytest.mark.slow
