@@ -194,8 +194,21 @@ def normalise(text: str) -> NormalisedText:
     """
     stop = len(text.rstrip())
     start = min(len(text) - len(text.lstrip()), stop)
-    if text.isascii() and text.isprintable() and "  " not in text:
-        return NormalisedText(text, text[start:stop].lower(), range(start, stop + 1))
+    folded = _folded_in_place(text)
+    if folded is not None:  # the offset map is the identity
+        return NormalisedText(text, folded[start:stop], range(start, stop + 1))
+    return normalise_by_runs(text)
+
+
+def normalise_by_runs(text: str) -> NormalisedText:
+    """:func:`normalise` the general way, run by run of characters that do not map one to one
+    (uncached; the reference of :func:`normalise`'s shortcut for text that folds in place).
+
+    >>> normalise_by_runs("A\u00a0 b").text, list(normalise_by_runs("A\u00a0 b").offsets)
+    ('a b', [0, 1, 3, 4])
+    """
+    stop = len(text.rstrip())
+    start = min(len(text) - len(text.lstrip()), stop)
     builder = _Builder(text)
     cursor = start
     for match in _SPECIAL.finditer(text, start, stop):
@@ -204,6 +217,26 @@ def normalise(text: str) -> NormalisedText:
         cursor = match.end()
     builder.plain(cursor, stop)
     return builder.result()
+
+
+def _folded_in_place(text: str) -> str | None:
+    """The folded text when folding maps every character to exactly one character and leaves
+    no whitespace to collapse (so a character keeps its offset), else ``None``.
+
+    That is the case for printable text without double spaces that is already in NFKC and
+    keeps its length when case-folded: most sources, accented or not.
+
+    >>> _folded_in_place("L\u2019\u00c9t\u00e9 \u2014 OK"), _folded_in_place("Stra\u00dfe")
+    ("l'été - ok", None)
+    """
+    if not text.isprintable() or "  " in text:  # isprintable: no Cf to drop, no other whitespace
+        return None
+    if text.isascii():
+        return text.lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        return None
+    folded = _translate(text).casefold()
+    return folded if len(folded) == len(text) else None
 
 
 def _char_offsets(piece: str, start: int, folded: str) -> list[int]:

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from data.format import neutralise
 from rewards.align import align_quote, fast_smith_waterman, smith_waterman, split_fragments
-from rewards.text import fold, normalise
+from rewards.text import fold, normalise, normalise_by_runs
 
 SOURCE = ("The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby and "
           "was opened in 1994. Its length is 7.5 km.")
@@ -35,6 +35,23 @@ def test_fold_applies_every_normalisation_rule() -> None:
 def test_fold_equals_normalise_text(text: str) -> None:
     assert fold(text) == normalise(text).text
     assert len(normalise(text).offsets) == len(normalise(text).text) + 1
+
+
+@settings(max_examples=800, deadline=None)
+@given(tricky_text | st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+       | st.text(st.sampled_from(list("Ab \u00e9\u00c9\u2019\u2014\u00df\u0130\u03a3")), max_size=30))
+def test_normalise_shortcut_equals_the_run_by_run_map(text: str) -> None:
+    fast, reference = normalise(text), normalise_by_runs(text)
+    assert (fast.text, list(fast.offsets)) == (reference.text, list(reference.offsets))
+
+
+def test_accented_sources_take_the_shortcut_with_the_same_offsets() -> None:
+    source = "Zo\u00eb Salda\u00f1a \u2013 \u201cAvatar\u201d (2009) \u00c9T\u00c9 "
+    shortcut = normalise(source)
+    assert isinstance(shortcut.offsets, range)  # no map built
+    assert shortcut.text == 'zoë saldaña - "avatar" (2009) été'
+    assert list(shortcut.offsets) == list(normalise_by_runs(source).offsets)
+    assert not isinstance(normalise("Stra\u00dfe").offsets, range)  # ß folds to two letters
 
 
 def test_offset_map_points_back_into_the_original() -> None:
