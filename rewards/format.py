@@ -70,6 +70,8 @@ _MAX_REPEATED_NGRAMS = 0.4
 _MIN_COMPRESS_BYTES = 300
 _MIN_COMPRESS_RATIO = 0.25
 _MAX_CHECKED_CHARS = 20_000
+_MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
+"""Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
 
 
 def violation_kind(error: str) -> str:
@@ -97,6 +99,8 @@ def repetition_problem(text: str) -> str | None:
     >>> repetition_problem("Helsby is a village in Cheshire, England.") is None
     True
     """
+    if len(text) < _MIN_CHECKED_CHARS:  # a report label, a short draft
+        return None
     text = text[:_MAX_CHECKED_CHARS]
     words = text.lower().split()
     count = len(words) - _NGRAM + 1
