@@ -178,18 +178,49 @@ def decode_kept(tokenizer: Any, completion_ids: Sequence[Sequence[int]]) -> list
     return list(texts)
 
 
+_last_rows: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+"""The columns :func:`rows_from_columns` turned into rows last, with the rows (one entry)."""
+
+
 def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
     """Turn TRL's column lists into one dict per completion; non-column kwargs are dropped.
 
+    GRPOTrainer hands every reward function the same column lists, so the rows built last are
+    reused while the columns are equal (a cheap check: equal lists of the same objects). The
+    rows are shared: treat them as read-only.
+
     >>> rows_from_columns({"query": ["a", "b"], "trainer_state": object()}, 2)
     [{'query': 'a'}, {'query': 'b'}]
+    >>> columns = {"query": ["a", "b"]}
+    >>> rows_from_columns(columns, 2) is rows_from_columns(dict(columns), 2)
+    True
     """
     usable = {key: value for key, value in columns.items()
               if isinstance(value, (list, tuple)) and len(value) == count}
     if not usable:
         return [{} for _ in range(count)]
+    last = _last_rows[0] if _last_rows else None  # replaced whole: thread-safe
+    if last is not None and _equal_columns(last[0], usable):
+        return last[1]
     keys = list(usable)
-    return [dict(zip(keys, values)) for values in zip(*usable.values())]
+    rows = [dict(zip(keys, values)) for values in zip(*usable.values())]
+    # kept as copies: a list changed in place since then no longer equals its copy
+    _last_rows[:] = [({key: list(value) for key, value in usable.items()}, rows)]
+    return rows
+
+
+def _equal_columns(kept: dict[str, list[Any]], columns: dict[str, Any]) -> bool:
+    """``kept == columns`` (lists compare items by identity first), False when an item's ``==``
+    cannot say (a numpy array).
+
+    >>> import numpy
+    >>> _equal_columns({"x": [numpy.zeros(2)]}, {"x": [numpy.zeros(2)]})
+    False
+    """
+    try:
+        return kept == columns
+    except Exception:  # any __eq__ may raise; the rows are then rebuilt
+        return False
 
 
 def mean_metrics(diagnostics: Any) -> dict[str, float]:

@@ -69,3 +69,20 @@ def test_the_rewards_of_a_step_decode_its_batch_once(tokenizer, completion, monk
     assert scores[0] == scores[1] == [1.0, 1.0]
     assert rewards[0](completions=[trl_text], completion_ids=[ids[:-2]], **columns) == [1.0]
     assert len(decoded) == 3  # a new batch is decoded again
+
+
+def test_the_rewards_of_a_step_build_their_rows_once_and_see_a_changed_column():
+    from rewards import base
+
+    columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2, answerable=[True, False])
+    first = base.rows_from_columns(columns, 2)
+    assert base.rows_from_columns(dict(columns), 2) is first  # the next reward of the step
+    columns["answerable"][1] = True  # changed in place: rebuilt
+    rebuilt = base.rows_from_columns(columns, 2)
+    assert rebuilt is not first and [row["answerable"] for row in rebuilt] == [True, True]
+    citation = get_reward("citation")
+    text = render_completion(language="English", query_analysis="A lookup.", query_report="Trivial",
+                             answer="Helsby.")
+    assert citation(completions=[text] * 2, **columns) == [0.0, 0.0]  # no refs, both answerable
+    columns["answerable"][0] = False
+    assert citation(completions=[text] * 2, **columns) == [None, 0.0]
