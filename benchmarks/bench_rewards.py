@@ -39,7 +39,7 @@ import tracemalloc
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 from unittest import mock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -140,24 +140,39 @@ class _Memo:
         return self.results[key]
 
 
+class _ExamineKey(NamedTuple):
+    """What :meth:`CitationReward._examine` reads of its context (hashable, unlike the context)."""
+
+    sources: tuple[str, ...]
+    folded: Any
+    folded_query: str
+
+
 def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, float]]:
     """Microseconds per completion of the three rewards as stage after stage is memoised
     (its results computed once beforehand, so it costs ~0): parsing, rapidfuzz's fuzzy
-    alignment, language identification (the classifier in use). The last line is what the
-    rest of the reward code costs alone.
+    alignment, language identification (the classifier in use), then the whole examination
+    of each distinct quote (alignment, number checks, found-in, verdict, RAG-Eval SW: what a
+    native examination could save at most). The last line is what the rest of the reward
+    code costs alone: judging refs, context, language and format checks, the TRL call path.
 
     >>> [name for name, _ in stage_breakdown(build_groups(hotpot_rows(2)), 0.01)][-1]
-    '  + language identification memoised'
+    '  + quote examination memoised'
     """
     import rewards.align
+    import rewards.citation
 
     classify = data.language._classifier()
+    examine = _Memo(rewards.citation.CitationReward._examine)
     steps = (("every stage computed", None, None, True),
              ("  parsing memoised", None, None, False),
              ("  + fuzzy alignment memoised", rewards.align, "fuzz", False),
-             ("  + language identification memoised", data.language, "_classifier", False))
+             ("  + language identification memoised", data.language, "_classifier", False),
+             ("  + quote examination memoised", rewards.citation.CitationReward, "_examine", False))
     replacements = {"fuzz": SimpleNamespace(partial_ratio_alignment=_Memo(rewards.align.fuzz.partial_ratio_alignment)),
-                    "_classifier": lambda memo=_Memo(classify): memo}
+                    "_classifier": lambda memo=_Memo(classify): memo,
+                    "_examine": lambda reward, quote, source_id, context: examine(  # keyed on what it reads
+                        reward, quote, source_id, _ExamineKey(context.sources, context.folded, context.folded_query))}
     rows, patches = [], ExitStack()
     with patches:
         for name, module, attribute, cold_parse in steps:
