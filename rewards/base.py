@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from functools import lru_cache
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
@@ -186,8 +187,8 @@ def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, 
     """Turn TRL's column lists into one dict per completion; non-column kwargs are dropped.
 
     GRPOTrainer hands every reward function the same column lists, so the rows built last are
-    reused while the columns are equal (a cheap check: equal lists of the same objects). The
-    rows are shared: treat them as read-only.
+    reused while the columns hold the same objects. The rows are shared: treat them as
+    read-only.
 
     >>> rows_from_columns({"query": ["a", "b"], "trainer_state": object()}, 2)
     [{'query': 'a'}, {'query': 'b'}]
@@ -200,27 +201,26 @@ def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, 
     if not usable:
         return [{} for _ in range(count)]
     last = _last_rows[0] if _last_rows else None  # replaced whole: thread-safe
-    if last is not None and _equal_columns(last[0], usable):
+    if last is not None and _same_columns(last[0], usable):
         return last[1]
     keys = list(usable)
     rows = [dict(zip(keys, values)) for values in zip(*usable.values())]
-    # kept as copies: a list changed in place since then no longer equals its copy
+    # kept as copies: a list changed in place since then no longer matches its copy
     _last_rows[:] = [({key: list(value) for key, value in usable.items()}, rows)]
     return rows
 
 
-def _equal_columns(kept: dict[str, list[Any]], columns: dict[str, Any]) -> bool:
-    """``kept == columns`` (lists compare items by identity first), False when an item's ``==``
-    cannot say (a numpy array).
+def _same_columns(kept: dict[str, list[Any]], columns: dict[str, Any]) -> bool:
+    """True when ``columns`` hold the very objects ``kept`` holds, column by column (identity,
+    not ``==``: ``0 == False`` would hand a reward the wrong row).
 
-    >>> import numpy
-    >>> _equal_columns({"x": [numpy.zeros(2)]}, {"x": [numpy.zeros(2)]})
-    False
+    >>> item = ["a", "b"]
+    >>> _same_columns({"x": [item]}, {"x": [item]}), _same_columns({"x": [0]}, {"x": [False]})
+    (True, False)
     """
-    try:
-        return kept == columns
-    except Exception:  # any __eq__ may raise; the rows are then rebuilt
-        return False
+    return kept.keys() == columns.keys() and all(
+        len(kept[key]) == len(column) and all(map(operator.is_, kept[key], column))
+        for key, column in columns.items())
 
 
 def mean_metrics(diagnostics: Any) -> dict[str, float]:

@@ -80,6 +80,8 @@ def test_the_rewards_of_a_step_build_their_rows_once_and_see_a_changed_column():
     columns["answerable"][1] = True  # changed in place: rebuilt
     rebuilt = base.rows_from_columns(columns, 2)
     assert rebuilt is not first and [row["answerable"] for row in rebuilt] == [True, True]
+    equal_not_same = base.rows_from_columns({**columns, "answerable": [1, 1]}, 2)  # 1 == True
+    assert [row["answerable"] for row in equal_not_same] == [1, 1]
     citation = get_reward("citation")
     text = render_completion(language="English", query_analysis="A lookup.", query_report="Trivial",
                              answer="Helsby.")
