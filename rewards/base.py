@@ -17,6 +17,7 @@ import logging
 import math
 import operator
 from functools import lru_cache
+from itertools import chain
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from data.format import ParsedCompletion, parse_completion
@@ -179,16 +180,18 @@ def decode_kept(tokenizer: Any, completion_ids: Sequence[Sequence[int]]) -> list
     return list(texts)
 
 
-_last_rows: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-"""The columns :func:`rows_from_columns` turned into rows last, with the rows (one entry)."""
+_last_rows: list[tuple[tuple[str, ...], tuple[Any, ...], list[dict[str, Any]]]] = []
+"""The rows :func:`rows_from_columns` built last, after the column names and every item of the
+columns they came from (one entry, replaced whole: thread-safe)."""
 
 
 def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
     """Turn TRL's column lists into one dict per completion; non-column kwargs are dropped.
 
     GRPOTrainer hands every reward function the same column lists, so the rows built last are
-    reused while the columns hold the same objects. The rows are shared: treat them as
-    read-only.
+    reused while the columns hold the very same objects (identity, not ``==``: ``0 == False``
+    would hand a reward the wrong row; a list changed in place is seen). The rows are shared:
+    treat them as read-only.
 
     >>> rows_from_columns({"query": ["a", "b"], "trainer_state": object()}, 2)
     [{'query': 'a'}, {'query': 'b'}]
@@ -200,27 +203,15 @@ def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, 
               if isinstance(value, (list, tuple)) and len(value) == count}
     if not usable:
         return [{} for _ in range(count)]
-    last = _last_rows[0] if _last_rows else None  # replaced whole: thread-safe
-    if last is not None and _same_columns(last[0], usable):
-        return last[1]
-    keys = list(usable)
+    keys = tuple(usable)
+    items = tuple(chain.from_iterable(usable.values()))  # every column holds count items
+    last = _last_rows[0] if _last_rows else None
+    if (last is not None and last[0] == keys and len(last[1]) == len(items)
+            and all(map(operator.is_, last[1], items))):
+        return last[2]
     rows = [dict(zip(keys, values)) for values in zip(*usable.values())]
-    # kept as copies: a list changed in place since then no longer matches its copy
-    _last_rows[:] = [({key: list(value) for key, value in usable.items()}, rows)]
+    _last_rows[:] = [(keys, items, rows)]
     return rows
-
-
-def _same_columns(kept: dict[str, list[Any]], columns: dict[str, Any]) -> bool:
-    """True when ``columns`` hold the very objects ``kept`` holds, column by column (identity,
-    not ``==``: ``0 == False`` would hand a reward the wrong row).
-
-    >>> item = ["a", "b"]
-    >>> _same_columns({"x": [item]}, {"x": [item]}), _same_columns({"x": [0]}, {"x": [False]})
-    (True, False)
-    """
-    return kept.keys() == columns.keys() and all(
-        len(kept[key]) == len(column) and all(map(operator.is_, kept[key], column))
-        for key, column in columns.items())
 
 
 def mean_metrics(diagnostics: Any) -> dict[str, float]:
