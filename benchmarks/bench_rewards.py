@@ -16,10 +16,11 @@ tracemalloc over 100k distinct completions, sampled along the way, must stay fla
 
 The three rewards are also timed with language identification in py3langid rather than the
 native kernel ``data._langid``, and with every completion parsed in Python rather than by the
-native scanner ``data._parse`` (what each kernel gains). Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids`` re-decoded
-with a tokenizer; plain and gated), against how they ran before the batch was decoded once and
-the gated components reused the weighted reward's scores; and where the time of the three
-rewards goes (:func:`stage_breakdown`).
+native scanner ``data._parse`` (what each kernel gains). Also printed: the six registered
+rewards as GRPOTrainer calls them (``completion_ids`` re-decoded with a tokenizer; plain and
+gated), against how they ran before the batch was decoded once and the gated components
+reused the weighted reward's scores; and where the time of the three rewards goes
+(:func:`stage_breakdown`).
 
     python benchmarks/bench_rewards.py [--seconds 3] [--memory-completions 100000]
 

@@ -180,9 +180,15 @@ def decode_kept(tokenizer: Any, completion_ids: Sequence[Sequence[int]]) -> list
     return list(texts)
 
 
-_last_rows: list[tuple[tuple[str, ...], tuple[Any, ...], list[dict[str, Any]]]] = []
-"""The rows :func:`rows_from_columns` built last, after the column names and every item of the
-columns they came from (one entry, replaced whole: thread-safe)."""
+class _RowsBatch(NamedTuple):
+    keys: tuple[str, ...]
+    items: tuple[Any, ...]
+    """Every item of the columns, column after column."""
+    rows: list[dict[str, Any]]
+
+
+_last_rows: list[_RowsBatch] = []
+"""The rows :func:`rows_from_columns` built last (one entry, replaced whole: thread-safe)."""
 
 
 def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
@@ -206,12 +212,22 @@ def rows_from_columns(columns: Mapping[str, Any], count: int) -> list[dict[str, 
     keys = tuple(usable)
     items = tuple(chain.from_iterable(usable.values()))  # every column holds count items
     last = _last_rows[0] if _last_rows else None
-    if (last is not None and last[0] == keys and len(last[1]) == len(items)
-            and all(map(operator.is_, last[1], items))):
-        return last[2]
+    if last is not None and last.keys == keys and same_objects(last.items, items):
+        return last.rows
     rows = [dict(zip(keys, values)) for values in zip(*usable.values())]
-    _last_rows[:] = [(keys, items, rows)]
+    _last_rows[:] = [_RowsBatch(keys, items, rows)]
     return rows
+
+
+def same_objects(kept: Sequence[Any], given: Sequence[Any]) -> bool:
+    """True when both sequences hold the very same objects in the same order (identity, not
+    ``==``, so no item's ``__eq__`` runs and ``0`` is not ``False``).
+
+    >>> row = {"query": "a"}
+    >>> same_objects([row], [row]), same_objects([row], [dict(row)]), same_objects([0], [False])
+    (True, False, False)
+    """
+    return len(kept) == len(given) and all(map(operator.is_, kept, given))
 
 
 def mean_metrics(diagnostics: Any) -> dict[str, float]:

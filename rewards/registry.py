@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
-from rewards.base import Reward, Score
+from rewards.base import Reward, Score, same_objects
 
 _LOCATIONS: dict[str, str] = {
     "citation": "rewards.citation:CitationReward",
@@ -260,7 +260,7 @@ class _ComponentOf(Reward):
     def explain_batch(self, texts: Sequence[object],
                       rows: Sequence[Mapping[str, Any]]) -> list[tuple[Score, dict[str, Any]]]:
         last = getattr(self.weighted, "last_batch", None)
-        if last is None or last.texts != list(texts) or last.rows != list(rows):
+        if last is None or last.texts != list(texts) or not same_objects(last.rows, rows):
             return self.component.explain_batch(texts, rows)
         return [(diagnostics["components"][self.name], diagnostics["details"][self.name])
                 if "components" in diagnostics else self.component.explain(text, row)
