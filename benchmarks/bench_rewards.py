@@ -15,8 +15,9 @@ Every scorer is timed the same way (best of three rounds over the same groups). 
 tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
 
 The three rewards are also timed with language identification in py3langid rather than the
-native kernel ``data._langid``, and with every completion parsed in Python rather than by the
-native scanner ``data._parse`` (what each kernel gains). Also printed: the six registered
+native kernel ``data._langid``, with every completion parsed in Python rather than by the
+native scanner ``data._parse``, and with every quote examined in Python rather than by the
+native examiner ``rewards._quote`` (what each kernel gains). Also printed: the six registered
 rewards as GRPOTrainer calls them (``completion_ids`` re-decoded with a tokenizer; plain and
 gated), against how they ran before the batch was decoded once and the gated components
 reused the weighted reward's scores; and where the time of the three rewards goes
@@ -153,9 +154,9 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
     """Microseconds per completion of the three rewards as stage after stage is memoised
     (its results computed once beforehand, so it costs ~0): parsing, rapidfuzz's fuzzy
     alignment, language identification (the classifier in use), then the whole examination
-    of each distinct quote (alignment, number checks, found-in, verdict, RAG-Eval SW: what a
-    native examination could save at most). The last line is what the rest of the reward
-    code costs alone: judging refs, context, language and format checks, the TRL call path.
+    of each distinct quote (alignment, number checks, found-in, verdict, RAG-Eval SW; native or
+    Python, whichever runs). The last line is what the rest of the reward code costs alone:
+    judging refs, context, language and format checks, the TRL call path.
 
     >>> [name for name, _ in stage_breakdown(build_groups(hotpot_rows(2)), 0.01)][-1]
     '  + quote examination memoised'
@@ -165,20 +166,31 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
 
     classify = data.language._classifier()
     examine = _Memo(rewards.citation.CitationReward._examine)
-    steps = (("every stage computed", None, None, True),
-             ("  parsing memoised", None, None, False),
-             ("  + fuzzy alignment memoised", rewards.align, "fuzz", False),
-             ("  + language identification memoised", data.language, "_classifier", False),
-             ("  + quote examination memoised", rewards.citation.CitationReward, "_examine", False))
-    replacements = {"fuzz": SimpleNamespace(partial_ratio_alignment=_Memo(rewards.align.fuzz.partial_ratio_alignment)),
-                    "_classifier": lambda memo=_Memo(classify): memo,
-                    "_examine": lambda reward, quote, source_id, context: examine(  # keyed on what it reads
-                        reward, quote, source_id, _ExamineKey(context.sources, context.folded, context.folded_query))}
+    aligner = SimpleNamespace(partial_ratio_alignment=_Memo(rewards.align.fuzz.partial_ratio_alignment),
+                              partial_ratio=rewards.citation.fuzz.partial_ratio)
+
+    def memoise_alignment(patches: ExitStack) -> None:  # in the reference and in a native examiner
+        patches.enter_context(mock.patch.object(rewards.align, "fuzz", aligner))
+        patches.enter_context(mock.patch.object(rewards.citation, "fuzz", aligner))
+        if citation_reward.backend == "native":  # it holds the functions it was built with
+            patches.enter_context(mock.patch.object(citation_reward, "_native", rewards.citation.native_examiner(
+                citation_reward.settings)))
+
+    steps = (("every stage computed", [], True),
+             ("  parsing memoised", [], False),
+             ("  + fuzzy alignment memoised", [memoise_alignment], False),
+             ("  + language identification memoised", [lambda patches: patches.enter_context(
+                 mock.patch.object(data.language, "_classifier", lambda memo=_Memo(classify): memo))], False),
+             ("  + quote examination memoised", [lambda patches: patches.enter_context(mock.patch.object(
+                 rewards.citation.CitationReward, "_examine",
+                 lambda reward, quote, source_id, context: examine(  # keyed on what it reads
+                     reward, quote, source_id, _ExamineKey(context.sources, context.folded, context.folded_query))))],
+              False))
     rows, patches = [], ExitStack()
     with patches:
-        for name, module, attribute, cold_parse in steps:
-            if module is not None:
-                patches.enter_context(mock.patch.object(module, attribute, replacements[attribute]))
+        for name, patch_steps, cold_parse in steps:
+            for patch in patch_steps:
+                patch(patches)
             for group in groups:  # fill the memos (and the parse cache) before timing
                 score_group(THREE_REWARDS, group, cold_parse=False)
             cpu, _ = _throughput(lambda group: score_group(THREE_REWARDS, group, cold_parse), groups, seconds)
@@ -379,13 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     with mock.patch.object(data.format, "_SCAN", None):
         cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
     rows.append(("  same, parsing in Python", cpu, wall))
+    with mock.patch.object(citation_reward, "_native", None):
+        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
+    rows.append(("  same, quotes examined in Python", cpu, wall))
     lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
     reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
     print(f"language identification: {data.language.language_backend()} (data._langid); parsing of "
-          f"clean completions: {data.format.parser_backend()} (data._parse). The rows below the three "
-          "rewards run py3langid, then the Python parser, instead\n")
+          f"clean completions: {data.format.parser_backend()} (data._parse); quote examination: "
+          f"{citation_reward.backend} (rewards._quote). The rows below the three rewards run "
+          "py3langid, the Python parser, then the Python examination, instead\n")
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
     for name, cpu, wall in rows:
         print(f"{name:<34}{cpu:>20,.0f}{wall:>10,.0f}")

@@ -30,11 +30,13 @@ MAX_SW_QUOTE_WORDS = 200
 MAX_SW_SOURCE_WORDS = 2000
 """Smith-Waterman: source words beyond this are ignored."""
 
-_ELISION = re.compile("|".join(re.escape(marker)
-                               for marker in sorted(ELISION_MARKERS, key=len, reverse=True)))
+ELISION = re.compile("|".join(re.escape(marker)
+                              for marker in sorted(ELISION_MARKERS, key=len, reverse=True)))
+"""Any elision marker, longest first (a quote is split at its matches)."""
 NUMBER_SLACK = 5.0
 """Number window slack, as a share of the quote length per unit of dissimilarity (capped at 1)."""
-_WRAPPING_QUOTES = "\"\u201c\u201d\u201e\u201f\u00ab\u00bb"
+WRAPPING_QUOTES = "\"\u201c\u201d\u201e\u201f\u00ab\u00bb"
+"""Double quotation marks stripped from both ends of a fragment."""
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -97,8 +99,8 @@ def split_fragments(quote: str) -> list[str]:
     ['It runs.']
     """
     elided = "\u2026" in quote or "..." in quote  # every marker holds one of them
-    pieces = (piece.strip().strip(_WRAPPING_QUOTES).strip()
-              for piece in (_ELISION.split(quote) if elided else (quote,)))
+    pieces = (piece.strip().strip(WRAPPING_QUOTES).strip()
+              for piece in (ELISION.split(quote) if elided else (quote,)))
     return [piece for piece in pieces if fold(piece)]
 
 
@@ -173,9 +175,12 @@ def _align_fragment(piece: str, source: NormalisedText, cursor: int,
 
 def _combine(fragments: list[Fragment], windows: list[tuple[int, int]],
              source: NormalisedText) -> Alignment:
-    weights = [max(1, len(fragment.text)) for fragment in fragments]
-    total = sum(weights)
-    score = sum(f.similarity * w for f, w in zip(fragments, weights)) / total if total else 0.0
+    total = weighted = 0.0
+    for fragment in fragments:  # added in order (not sum(): Python 3.12's sum compensates)
+        weight = max(1, len(fragment.text))
+        total += weight
+        weighted += fragment.similarity * weight
+    score = weighted / total if total else 0.0
     exact = bool(fragments) and all(f.exact for f in fragments)
     in_order = all(f.in_order for f in fragments)
     if not windows:

@@ -29,20 +29,22 @@ averaged, and their mean ``rag_rank``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import LCSseq
+from rapidfuzz.distance import LCSseq, Levenshtein
 
+import rewards.align as align
 from data.format import Citation
 from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
 from rewards.base import Reward, Score, parse_cached
-from rewards.text import FoldedSources, fold, fold_sources, register_cache
+from rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
 
 VERDICTS: tuple[str, ...] = (
     "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
@@ -145,6 +147,24 @@ class CitationReward(Reward):
     def __init__(self, tokenizer: Any = None, **options: Any) -> None:
         super().__init__(tokenizer, **options)
         self.settings = CitationSettings(**options)
+        self._native = checked_examiner(self.settings)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the native examiner (a C object), which unpickling builds again."""
+        return {key: value for key, value in self.__dict__.items() if key != "_native"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._native = checked_examiner(self.settings)
+
+    @property
+    def backend(self) -> str:
+        """Which code examines quotes: ``"native"`` (``rewards._quote``) or ``"python"``.
+
+        >>> citation_reward.backend in ("native", "python")
+        True
+        """
+        return "python" if self._native is None else "native"
 
     def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
         """Judge every ref of ``text`` against ``row["sources"]``; the score is the worst ref."""
@@ -196,7 +216,23 @@ class CitationReward(Reward):
                 "rag_eval": rag_eval}
 
     def _examine(self, raw_quote: str, source_id: int | None, context: _Context) -> _Examined:
-        """Align one quote with its cited source and find it in the others; its verdict."""
+        """Align one quote with its cited source and find it in the others; its verdict (by the
+        native examiner when it is built, else by :meth:`examine_reference`)."""
+        if self._native is None:
+            return self.examine_reference(raw_quote, source_id, context)
+        return self._native(raw_quote, source_id, context.sources, context.folded,
+                            context.folded_query)
+
+    def examine_reference(self, raw_quote: str, source_id: int | None,
+                          context: _Context) -> _Examined:
+        """:meth:`_examine` in Python: the reference of the native examiner (``rewards._quote``).
+
+        >>> context = _Context(("It runs between Shotwick and Helsby.",), fold_sources(
+        ...     ("It runs between Shotwick and Helsby.",)), "", {})
+        >>> found = citation_reward.examine_reference("between Shotwick and Helsby", 1, context)
+        >>> found.verdict, found.span, found.sw_score  # "helsby" is not the source's "helsby."
+        ('exact', (8, 35), 0.75)
+        """
         quote = raw_quote.strip()
         fragments = split_fragments(quote)
         needles = [fold(fragment) for fragment in fragments]
@@ -382,6 +418,93 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
                "exact_rate": exact / count, "honest_rate": honest / count,
                "mean_ref_score": scores / count, "rag_eval_mean": rag_eval["rag_rank"]}
     return metrics, rag_eval
+
+
+Examine = Callable[[str, "int | None", tuple, FoldedSources, str], _Examined]
+"""The native examiner's ``examine(raw_quote, source_id, sources, folded_sources, folded_query)``."""
+
+SELF_CHECK_SOURCES: tuple[str, ...] = (
+    "The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby. It opened "
+    "in 1994 and is 11 km long.",
+    "Helsby is a village in Cheshire. The A5117 \u2013 a primary route \u2013 runs between "
+    "Shotwick and Helsby, 20 km from Chester. Its caf\u00e9 is called \u201cThe Stra\u00dfe\u201d.",
+    "Chester is a city. Chester is a city. Chester is a city.",
+)
+"""The sources of the self-check (see :data:`SELF_CHECK_QUOTES`)."""
+
+SELF_CHECK_QUOTES: tuple[tuple[str, int | None], ...] = (
+    ("It runs between Shotwick and Helsby.", 1), ("The A5117 is a road (\u2026) runs between Shotwick", 1),
+    ("runs between Shotwick (\u2026) The A5117 is", 1), ("It opens in 1995 and is 11 km long", 1),
+    ("it runs betwen Shotwick and Helsbi", 1), ("The road runs from Shotwick to Helsby", 1),
+    ("It was opened by the queen in person", 1), ("a village in Cheshire", 1),
+    ("Helsby is a village in Cheshire", 3), ("Where does the A5117 end", 1),
+    ("Helsby (\u2026) Shotwick", 1), ("\u00ab Its CAFE\u0301 is called \u2018The Strasse\u2019 \u00bb", 2),
+    ("Chester is a city. Chester is a city. Chester is a city.", 3), ("It runs", 9),
+    ("road in Cheshire", None), ("1994 and is 11", 1), ("\u2026", 1),
+)
+"""Quotes the native examiner must examine exactly as :meth:`CitationReward.examine_reference`
+before it is used: exact, elided, fuzzy, paraphrased, fabricated, copied from the query, in the
+wrong source, out of order, accented and case-folded, dumped, invalid ids, too short, empty."""
+
+
+def native_examiner(settings: CitationSettings) -> Examine | None:
+    """The native examiner's ``examine`` for ``settings`` (``rewards._quote``, built at install),
+    or ``None`` when it is not built or cannot take these settings. It calls the very functions
+    the reference calls (normalisation, regexes, rapidfuzz), given here.
+
+    >>> examine = native_examiner(CitationSettings())
+    >>> examine is None or examine("x y z", 5, ("a b c",), fold_sources(("a b c",)), "").verdict is None
+    True
+    """
+    try:
+        from rewards._quote import Examiner
+    except ImportError:
+        return None
+    numbers = {**asdict(settings), "max_fuzzy_quote_chars": align.MAX_FUZZY_QUOTE_CHARS,
+               "max_fuzzy_source_chars": align.MAX_FUZZY_SOURCE_CHARS,
+               "number_slack": align.NUMBER_SLACK, "max_diagnostic_chars": MAX_DIAGNOSTIC_CHARS,
+               "max_sw_quote_words": align.MAX_SW_QUOTE_WORDS,
+               "max_sw_source_words": align.MAX_SW_SOURCE_WORDS}
+    objects = {"fold": fold, "normalise": normalise,
+               "partial_ratio_alignment": fuzz.partial_ratio_alignment,
+               "partial_ratio": fuzz.partial_ratio, "lcs_similarity": LCSseq.similarity,
+               "opcodes": Levenshtein.opcodes, "smith_waterman": smith_waterman,
+               "split_elisions": align.ELISION.split, "sentence_breaks": SENTENCE_BREAK.findall,
+               "examined_type": _Examined, "wrapping_quotes": align.WRAPPING_QUOTES}
+    try:
+        return Examiner(numbers, objects).examine
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def examiner_agrees(examine: Examine, settings: CitationSettings) -> bool:
+    """True when ``examine`` examines :data:`SELF_CHECK_QUOTES` exactly as the reference does.
+
+    >>> examiner_agrees(lambda *arguments: None, CitationSettings())
+    False
+    """
+    reference = CitationReward.__new__(CitationReward)
+    reference.settings = settings
+    context = _Context(SELF_CHECK_SOURCES, fold_sources(SELF_CHECK_SOURCES),
+                       fold("Where does the A5117 end?"), {})
+    return all(examine(quote, source_id, context.sources, context.folded, context.folded_query)
+               == reference.examine_reference(quote, source_id, context)
+               for quote, source_id in SELF_CHECK_QUOTES)
+
+
+def checked_examiner(settings: CitationSettings) -> Examine | None:
+    """The native examiner when built and agreeing with the reference, else ``None`` (with a
+    warning when it is built but disagrees: a stale build of an older reward).
+
+    >>> checked_examiner(CitationSettings()) is None or citation_reward.backend == "native"
+    True
+    """
+    examine = native_examiner(settings)
+    if examine is None or examiner_agrees(examine, settings):
+        return examine
+    warnings.warn("rewards._quote disagrees with rewards.citation: examining quotes in Python "
+                  "(slower); reinstall to rebuild it", RuntimeWarning, stacklevel=2)
+    return None
 
 
 citation_reward = CitationReward()
