@@ -681,19 +681,23 @@ static int rehash(Vocabulary *v) {
     return 0;
 }
 
-/* Append the lowered word text[start:end] to v->chars (not yet a word of v); -1 on failure. */
+/* Append the lowered word text[start:end] to v->chars (room for it is reserved) and fold it
+ * into *hash. Below U+0100, str.lower() maps each character to the one Py_UNICODE_TOLOWER
+ * gives (checked in the tests); a word with a character beyond is lowered by str.lower(). */
 static int append_lowered(Vocabulary *v, PyObject *text, const Text *t, Py_ssize_t start,
-                          Py_ssize_t end) {
-    int ascii = 1;
-    for (Py_ssize_t i = start; i < end && ascii; i++)
-        ascii = AT(t, i) < 128;
-    if (ascii) {
-        if (reserve((void **)&v->chars, &v->chars_capacity, v->used + end - start, sizeof(Py_UCS4)) < 0)
-            return -1;
+                          Py_ssize_t end, Py_uhash_t *hash) {
+    int narrow = 1; /* every character below U+0100 */
+    for (Py_ssize_t i = start; i < end && narrow && t->kind != PyUnicode_1BYTE_KIND; i++)
+        narrow = AT(t, i) < 256;
+    if (narrow) {
+        Py_UCS4 *out = v->chars + v->used;
         for (Py_ssize_t i = start; i < end; i++) {
             Py_UCS4 c = AT(t, i);
-            v->chars[v->used++] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+            c = c < 128 ? (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) : Py_UNICODE_TOLOWER(c);
+            *out++ = c;
+            *hash = (*hash ^ c) * 1099511628211ULL; /* FNV-1a */
         }
+        v->used = out - v->chars;
         return 0;
     }
     PyObject *word = PyUnicode_Substring(text, start, end);
@@ -703,18 +707,18 @@ static int append_lowered(Vocabulary *v, PyObject *text, const Text *t, Py_ssize
         return -1;
     Text l = text_of(lowered);
     int status = reserve((void **)&v->chars, &v->chars_capacity, v->used + l.length, sizeof(Py_UCS4));
-    for (Py_ssize_t i = 0; i < l.length && status == 0; i++)
-        v->chars[v->used++] = AT(&l, i);
+    for (Py_ssize_t i = 0; i < l.length && status == 0; i++) {
+        Py_UCS4 c = AT(&l, i);
+        v->chars[v->used++] = c;
+        *hash = (*hash ^ c) * 1099511628211ULL;
+    }
     Py_DECREF(lowered);
     return status;
 }
 
-/* The id of the word just appended at v->chars[from:used]: an earlier word's (the append is
- * dropped) or a new one; -1 on failure. */
-static Py_ssize_t word_id(Vocabulary *v, Py_ssize_t from) {
-    Py_uhash_t hash = 14695981039346656037ULL; /* FNV-1a */
-    for (Py_ssize_t i = from; i < v->used; i++)
-        hash = (hash ^ v->chars[i]) * 1099511628211ULL;
+/* The id of the word just appended at v->chars[from:used] with this hash: an earlier word's
+ * (the append is dropped) or a new one; -1 on failure. */
+static Py_ssize_t word_id(Vocabulary *v, Py_ssize_t from, Py_uhash_t hash) {
     if ((v->count + 1) * 2 > v->slot_count && rehash(v) < 0)
         return -1;
     Py_ssize_t length = v->used - from, slot = (Py_ssize_t)(hash & (Py_uhash_t)(v->slot_count - 1));
@@ -743,6 +747,11 @@ static Py_ssize_t *word_ids(Vocabulary *v, PyObject *text, Py_ssize_t limit, Py_
     Py_ssize_t *ids = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(t.length / 2 + 1));
     if (ids == NULL)
         return (Py_ssize_t *)PyErr_NoMemory();
+    /* every 1-byte word lowers to as many characters: room for the whole text at once */
+    if (reserve((void **)&v->chars, &v->chars_capacity, v->used + t.length, sizeof(Py_UCS4)) < 0) {
+        PyMem_Free(ids);
+        return NULL;
+    }
     *count = 0;
     for (Py_ssize_t i = 0; i < t.length && *count < limit;) {
         while (i < t.length && Py_UNICODE_ISSPACE(AT(&t, i)))
@@ -752,7 +761,8 @@ static Py_ssize_t *word_ids(Vocabulary *v, PyObject *text, Py_ssize_t limit, Py_
             i++;
         if (i == start)
             break;
-        Py_ssize_t id = append_lowered(v, text, &t, start, i) < 0 ? -1 : word_id(v, from);
+        Py_uhash_t hash = 14695981039346656037ULL;
+        Py_ssize_t id = append_lowered(v, text, &t, start, i, &hash) < 0 ? -1 : word_id(v, from, hash);
         if (id < 0) {
             PyMem_Free(ids);
             return NULL;

@@ -223,3 +223,8 @@ def test_lower_casing_never_makes_or_removes_whitespace():
 def test_smith_waterman_words_as_the_reference(examiners, quote, window):
     same_examination(examiners["default"], SETTINGS["default"], (window,), quote, 1, "")
     same_examination(examiners["default"], SETTINGS["default"], (window,), quote + " zz", 1, "")
+
+
+def test_lower_casing_below_u0100_is_one_character_to_one():
+    """What lets the kernel lower words of such characters itself (Py_UNICODE_TOLOWER)."""
+    assert all(len(chr(code).lower()) == 1 and ord(chr(code).lower()) < 256 for code in range(256))
