@@ -43,7 +43,7 @@ from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
-from rewards.base import Reward, Score, parse_cached
+from rewards.base import Reward, Score, parse_cached, same_objects
 from rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
 
 VERDICTS: tuple[str, ...] = (
@@ -124,6 +124,40 @@ def _context(sources: tuple[str, ...], query: str) -> _Context:
 register_cache(_context.cache_clear)
 
 
+class _LastRowContext(NamedTuple):
+    sources: list[str]
+    items: tuple[str, ...]
+    query: object
+    context: _Context
+
+
+_last_row_context: list[_LastRowContext] = []
+"""The context :func:`_row_context` found last for a row whose sources are all strings (one
+entry, replaced whole: thread-safe)."""
+register_cache(_last_row_context.clear)
+
+
+def _row_context(row: Mapping[str, Any]) -> _Context:
+    """:func:`_context` of a row. The rows of a GRPO group share one list of sources, so the
+    context found last is reused while a row holds that very list, still holding the very
+    same strings, and the very same query (identity: strings cannot change, and a list changed
+    in place is seen; sources given as mappings are read again every time).
+
+    >>> row = {"query": "Where?", "sources": ["It runs."]}
+    >>> _row_context(row) is _row_context(dict(row)), _row_context(row).folded.texts
+    (True, ('it runs.',))
+    """
+    sources, query = row.get("sources"), row.get("query")
+    last = _last_row_context[0] if _last_row_context else None
+    if (last is not None and last.sources is sources and last.query is query
+            and same_objects(last.items, sources)):
+        return last.context
+    context = _context(tuple(source_texts(sources)), query if isinstance(query, str) else "")
+    if type(sources) is list and all(type(source) is str for source in sources):
+        _last_row_context[:] = [_LastRowContext(sources, tuple(sources), query, context)]
+    return context
+
+
 class CitationReward(Reward):
     """Quote-to-source accuracy of the refs in the answer (see the module docstring).
 
@@ -173,9 +207,7 @@ class CitationReward(Reward):
             applies = row.get("answerable") is not False
             return (0.0 if applies else None), {"refs": [], "metrics": {"ref_count": 0.0},
                                                "rag_eval": {}}
-        query = row.get("query")
-        context = _context(tuple(source_texts(row.get("sources"))),
-                           query if isinstance(query, str) else "")
+        context = _row_context(row)
         examined = context.examined.setdefault(self.settings, {})
         refs: list[dict[str, Any]] = []
         seen_quotes: set[str] = set()

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from data.format import neutralise
 from rewards.align import align_quote, fast_smith_waterman, smith_waterman, split_fragments
-from rewards.text import fold, normalise, normalise_by_runs
+from rewards.text import fold, normalise, normalise_by_runs, printable
 
 SOURCE = ("The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby and "
           "was opened in 1994. Its length is 7.5 km.")
@@ -155,3 +155,10 @@ def test_fast_smith_waterman_is_a_lower_bound_of_the_exact_score(quote: list[str
                                                                  source: list[str]) -> None:
     exact = smith_waterman(" ".join(quote), " ".join(source))
     assert 0.0 <= fast_smith_waterman(" ".join(quote), " ".join(source)) <= exact
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=60)
+       | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+def test_printable_is_isprintable(text: str) -> None:
+    assert printable(text) == text.isprintable()
