@@ -46,7 +46,7 @@ typedef struct {
 static PyObject *str_name, *str_content, *str_start, *str_end, *str_closed, *str_source_id,
     *str_raw_id, *str_quote, *str_span, *str_quote_span, *str_claim, *str_text, *str_language,
     *str_sections, *str_query_report, *str_source_report, *str_citations, *str_errors,
-    *str_ended, *str_empty, *str_dot;
+    *str_ended, *str_empty, *str_dot, *str_strip, *str_lower;
 static PyObject *empty_tuple;
 
 /* ---- text helpers (all bounds are half-open [from, to)) ---- */
@@ -281,14 +281,14 @@ static int find_sections(Scanner *self, const Text *t, Py_ssize_t cursor, Py_ssi
 /* The canonical label of a report section's content (content.strip().strip(".").lower() looked
  * up in `labels`): a new reference, Py_None when there is no such label, NULL on error. */
 static PyObject *label_of(PyObject *content, PyObject *labels) {
-    PyObject *stripped = PyObject_CallMethod(content, "strip", NULL);
+    PyObject *stripped = PyObject_CallMethodNoArgs(content, str_strip);
     if (stripped == NULL)
         return NULL;
-    PyObject *undotted = PyObject_CallMethod(stripped, "strip", "O", str_dot);
+    PyObject *undotted = PyObject_CallMethodOneArg(stripped, str_strip, str_dot);
     Py_DECREF(stripped);
     if (undotted == NULL)
         return NULL;
-    PyObject *key = PyObject_CallMethod(undotted, "lower", NULL);
+    PyObject *key = PyObject_CallMethodNoArgs(undotted, str_lower);
     Py_DECREF(undotted);
     if (key == NULL)
         return NULL;
@@ -621,7 +621,7 @@ static int intern_names(void) {
                  {&str_language, "language"}, {&str_sections, "sections"},
                  {&str_query_report, "query_report"}, {&str_source_report, "source_report"},
                  {&str_citations, "citations"}, {&str_errors, "errors"}, {&str_ended, "ended"},
-                 {&str_empty, ""}, {&str_dot, "."}};
+                 {&str_empty, ""}, {&str_dot, "."}, {&str_strip, "strip"}, {&str_lower, "lower"}};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if ((*names[k].slot = PyUnicode_InternFromString(names[k].text)) == NULL)
             return -1;
