@@ -100,9 +100,34 @@ static int Model_init(Model *m, PyObject *args, PyObject *kwargs) {
     return check_model(m, m->nextmove.len / 4, m->table.len / m->prior.len);
 }
 
-static int compare_features(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
+/* Sort the (non-negative) features ascending, as qsort would: an LSD radix sort on 9-bit
+ * digits, two passes for py3langid's 100k features, no comparison callback. -1 on no memory. */
+static int sort_features(int32_t *features, Py_ssize_t count) {
+    if (count < 2)
+        return 0;
+    int32_t *spare = PyMem_Malloc((size_t)count * sizeof(int32_t));
+    if (spare == NULL)
+        return -1;
+    uint32_t largest = 0;
+    for (Py_ssize_t i = 0; i < count; i++)
+        largest = (uint32_t)features[i] > largest ? (uint32_t)features[i] : largest;
+    int32_t *from = features, *to = spare;
+    for (int shift = 0; shift == 0 || (shift < 32 && (largest >> shift) != 0); shift += 9) {
+        uint32_t starts[513] = {0};
+        for (Py_ssize_t i = 0; i < count; i++)
+            starts[(((uint32_t)from[i] >> shift) & 511) + 1]++;
+        for (int digit = 0; digit < 512; digit++)
+            starts[digit + 1] += starts[digit];
+        for (Py_ssize_t i = 0; i < count; i++)
+            to[starts[((uint32_t)from[i] >> shift) & 511]++] = from[i];
+        int32_t *sorted = to;
+        to = from;
+        from = sorted;
+    }
+    if (from != features)
+        memcpy(features, from, (size_t)count * sizeof(int32_t));
+    PyMem_Free(spare);
+    return 0;
 }
 
 /* Raw scores of `text` (prior + sum of log1p(count) * weight) into `scores`; -1 on no memory. */
@@ -123,7 +148,10 @@ static int raw_scores(const Model *m, const unsigned char *text, Py_ssize_t leng
     }
     for (Py_ssize_t l = 0; l < n; l++)
         scores[l] = 0.0;
-    qsort(features, (size_t)visited, sizeof(int32_t), compare_features);
+    if (sort_features(features, visited) < 0) {
+        PyMem_Free(features);
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < visited;) {
         Py_ssize_t run = i;
         while (run < visited && features[run] == features[i])
