@@ -508,27 +508,33 @@ static PyObject *key_of(const Fragments *fragments) {
 
 /* ---- the verdict (CitationReward._verdict and _inexact_verdict) ---- */
 
+/* callable(*arguments) as a double (a rapidfuzz score or similarity); -1 with an exception. */
+static int call_for_number(PyObject *callable, PyObject *const *arguments, size_t count,
+                           PyObject *kwnames, double *value) {
+    PyObject *result = PyObject_Vectorcall(callable, arguments, count, kwnames);
+    if (result == NULL)
+        return -1;
+    *value = PyFloat_AsDouble(result);
+    Py_DECREF(result);
+    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
 /* rewards.citation._may_reach: the LCS bound of partial_ratio reaches the threshold. */
 static int may_reach(Examiner *self, PyObject *text, PyObject *other, double threshold) {
     Py_ssize_t a = PyUnicode_GET_LENGTH(text), b = PyUnicode_GET_LENGTH(other);
-    Py_ssize_t shortest = a < b ? a : b;
+    double shortest = (double)(a < b ? a : b), common;
     if (shortest == 0)
         return 1;
     PyObject *arguments[2] = {text, other};
-    PyObject *result = PyObject_Vectorcall(self->objects[LCS_SIMILARITY], arguments, 2, NULL);
-    if (result == NULL)
+    if (call_for_number(self->objects[LCS_SIMILARITY], arguments, 2, NULL, &common) < 0)
         return -1;
-    Py_ssize_t common = PyLong_AsSsize_t(result);
-    Py_DECREF(result);
-    if (common == -1 && PyErr_Occurred())
-        return -1;
-    return (double)(2 * common) / (double)(shortest + common) >= threshold - 1e-9;
+    return 2 * common / (shortest + common) >= threshold - 1e-9; /* exact: small integers */
 }
 
 /* The query check of _inexact_verdict: 1 when the quote is closer to the query than to the
  * cited source. */
 static int from_query(Examiner *self, PyObject *key, PyObject *query, double similarity) {
-    double threshold = NUMBER(self, QUERY_THRESHOLD);
+    double threshold = NUMBER(self, QUERY_THRESHOLD), ratio;
     if (PyUnicode_GET_LENGTH(query) == 0)
         return 0;
     int reach = may_reach(self, key, query, threshold);
@@ -538,14 +544,10 @@ static int from_query(Examiner *self, PyObject *key, PyObject *query, double sim
     if (cutoff == NULL)
         return -1;
     PyObject *arguments[3] = {key, query, cutoff};
-    PyObject *result = PyObject_Vectorcall(self->objects[PARTIAL_RATIO], arguments, 2,
-                                           kwnames_score_cutoff);
+    int status = call_for_number(self->objects[PARTIAL_RATIO], arguments, 2, kwnames_score_cutoff,
+                                 &ratio);
     Py_DECREF(cutoff);
-    if (result == NULL)
-        return -1;
-    double ratio = PyFloat_AsDouble(result);
-    Py_DECREF(result);
-    if (ratio == -1.0 && PyErr_Occurred())
+    if (status < 0)
         return -1;
     ratio = ratio / 100;
     return ratio >= threshold && ratio > similarity;
@@ -559,7 +561,8 @@ static int dumped(Examiner *self, PyObject *raw_quote, Py_ssize_t words, const A
     Text s = text_of(source);
     Py_ssize_t from = 0, to = s.length;
     strip_bounds(&s, &from, &to, NULL);
-    if (!a->has_span || (double)(a->span_end - a->span_start) < NUMBER(self, DUMP_COVERAGE) * (double)(to - from))
+    double covered = (double)(a->span_end - a->span_start);
+    if (!a->has_span || covered < NUMBER(self, DUMP_COVERAGE) * (double)(to - from))
         return 0;
     PyObject *breaks = PyObject_CallOneArg(self->objects[SENTENCE_BREAKS], raw_quote);
     if (breaks == NULL)
@@ -798,61 +801,71 @@ static PyObject *id_string(const Py_ssize_t *ids, Py_ssize_t count) {
     return string;
 }
 
-/* The best stretch of rapidfuzz's word alignment path (rewards.align.fast_smith_waterman). */
+/* The four positions of an opcode (tag, quote_start, quote_end, window_start, window_end) into
+ * steps, and whether its tag is "equal"; -1 with an exception for an unexpected shape. */
+static int read_opcode(PyObject *operation, long steps[4]) {
+    if (!PyTuple_Check(operation) || PyTuple_GET_SIZE(operation) != 5 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(operation, 0))) {
+        PyErr_SetString(PyExc_TypeError, "an opcode of an unexpected shape");
+        return -1;
+    }
+    for (int field = 0; field < 4; field++)
+        if ((steps[field] = PyLong_AsLong(PyTuple_GET_ITEM(operation, field + 1))) == -1 &&
+            PyErr_Occurred())
+            return -1;
+    return PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(operation, 0), "equal") == 0;
+}
+
+/* The best stretch of rapidfuzz's word alignment path (rewards.align.fast_smith_waterman):
+ * +2 per equal word, -1 per step of a run of other operations; -1.0 with an exception. */
 static double path_score(Examiner *self, const Py_ssize_t *quote, Py_ssize_t quote_count,
                          const Py_ssize_t *window, Py_ssize_t window_count) {
     PyObject *arguments[2] = {id_string(quote, quote_count), NULL};
     arguments[1] = arguments[0] ? id_string(window, window_count) : NULL;
-    PyObject *operations = arguments[1] ? PyObject_Vectorcall(self->objects[OPCODES], arguments, 2, NULL) : NULL;
-    PyObject *listed = operations ? PyObject_CallMethodNoArgs(operations, str_as_list) : NULL;
-    double value = -1.0;
-    long best = 0, running = 0, steps[4];
+    PyObject *operations = NULL, *listed = NULL;
+    if (arguments[1] != NULL)
+        operations = PyObject_Vectorcall(self->objects[OPCODES], arguments, 2, NULL);
+    if (operations != NULL)
+        listed = PyObject_CallMethodNoArgs(operations, str_as_list);
     if (listed != NULL && !PyList_Check(listed))
         PyErr_SetString(PyExc_TypeError, "opcodes as_list did not give a list");
-    for (Py_ssize_t k = 0; listed != NULL && PyList_Check(listed) && k < PyList_GET_SIZE(listed); k++) {
-        PyObject *operation = PyList_GET_ITEM(listed, k);
-        if (!PyTuple_Check(operation) || PyTuple_GET_SIZE(operation) != 5) {
-            PyErr_SetString(PyExc_TypeError, "an opcode of an unexpected shape");
+    int status = listed != NULL && PyList_Check(listed) ? 0 : -1;
+    long best = 0, running = 0, steps[4];
+    for (Py_ssize_t k = 0; status == 0 && k < PyList_GET_SIZE(listed); k++) {
+        int equal = read_opcode(PyList_GET_ITEM(listed, k), steps);
+        if (equal < 0) {
+            status = -1;
             break;
         }
-        int field = 0;
-        while (field < 4 && !((steps[field] = PyLong_AsLong(PyTuple_GET_ITEM(operation, field + 1))) == -1 &&
-                              PyErr_Occurred()))
-            field++;
-        if (field < 4)
-            break;
-        PyObject *tag = PyTuple_GET_ITEM(operation, 0);
-        if (PyUnicode_Check(tag) && PyUnicode_CompareWithASCIIString(tag, "equal") == 0) {
-            running += 2 * (steps[1] - steps[0]);
+        long quote_steps = steps[1] - steps[0], window_steps = steps[3] - steps[2];
+        if (equal) {
+            running += 2 * quote_steps;
             best = running > best ? running : best;
         } else {
-            long quote_steps = steps[1] - steps[0], window_steps = steps[3] - steps[2];
             running -= quote_steps > window_steps ? quote_steps : window_steps;
             running = running < 0 ? 0 : running;
         }
     }
-    if (listed != NULL && !PyErr_Occurred())
-        value = (double)best / 2 / (double)quote_count;
     Py_XDECREF(arguments[0]);
     Py_XDECREF(arguments[1]);
     Py_XDECREF(operations);
     Py_XDECREF(listed);
-    return value;
+    return status < 0 ? -1.0 : (double)best / 2 / (double)quote_count;
 }
 
 /* rewards.align.fast_smith_waterman (or smith_waterman when exact_sw); -1.0 with an exception. */
 static double window_score(Examiner *self, PyObject *quote, PyObject *window) {
     if (NUMBER(self, EXACT_SW) != 0) {
         PyObject *arguments[2] = {quote, window};
-        PyObject *result = PyObject_Vectorcall(self->objects[SMITH_WATERMAN], arguments, 2, NULL);
-        double value = result ? PyFloat_AsDouble(result) : -1.0;
-        Py_XDECREF(result);
-        return value;
+        double value;
+        int status = call_for_number(self->objects[SMITH_WATERMAN], arguments, 2, NULL, &value);
+        return status < 0 ? -1.0 : value;
     }
     Vocabulary v = {0};
     Py_ssize_t quote_count = 0, window_count = 0;
     Py_ssize_t *quote_ids = word_ids(&v, quote, LIMIT(self, MAX_SW_QUOTE_WORDS), &quote_count);
-    Py_ssize_t *window_ids = quote_ids ? word_ids(&v, window, LIMIT(self, MAX_SW_SOURCE_WORDS), &window_count) : NULL;
+    Py_ssize_t *window_ids =
+        quote_ids ? word_ids(&v, window, LIMIT(self, MAX_SW_SOURCE_WORDS), &window_count) : NULL;
     double value = window_ids == NULL ? -1.0
                    : quote_count == 0 || window_count == 0 ? 0.0
                    : path_score(self, quote_ids, quote_count, window_ids, window_count);
@@ -1027,6 +1040,14 @@ done:
 
 /* ---- the type ---- */
 
+/* mapping[name] (borrowed), or NULL with a KeyError naming what lacks it. */
+static PyObject *required(PyObject *mapping, const char *what, const char *name) {
+    PyObject *value = PyDict_GetItemString(mapping, name);
+    if (value == NULL)
+        PyErr_Format(PyExc_KeyError, "Examiner: %s lacks %s", what, name);
+    return value;
+}
+
 /* Examiner(numbers, objects): the settings (every name of number_names, as floats) and the
  * callables of the reference (every name of object_names). */
 static int examiner_init(Examiner *self, PyObject *args, PyObject *kwargs) {
@@ -1036,20 +1057,14 @@ static int examiner_init(Examiner *self, PyObject *args, PyObject *kwargs) {
                                      &numbers, &PyDict_Type, &objects))
         return -1;
     for (int k = 0; k < N_NUMBERS; k++) {
-        PyObject *value = PyDict_GetItemString(numbers, number_names[k]);
-        if (value == NULL) {
-            PyErr_Format(PyExc_KeyError, "Examiner: numbers lacks %s", number_names[k]);
-            return -1;
-        }
-        if ((self->numbers[k] = PyFloat_AsDouble(value)) == -1.0 && PyErr_Occurred())
+        PyObject *value = required(numbers, "numbers", number_names[k]);
+        if (value == NULL || ((self->numbers[k] = PyFloat_AsDouble(value)) == -1.0 && PyErr_Occurred()))
             return -1;
     }
     for (int k = 0; k < N_OBJECTS; k++) {
-        PyObject *value = PyDict_GetItemString(objects, object_names[k]);
-        if (value == NULL) {
-            PyErr_Format(PyExc_KeyError, "Examiner: objects lacks %s", object_names[k]);
+        PyObject *value = required(objects, "objects", object_names[k]);
+        if (value == NULL)
             return -1;
-        }
         Py_XSETREF(self->objects[k], Py_NewRef(value));
     }
     if (!PyType_Check(self->objects[EXAMINED_TYPE]) ||
