@@ -25,6 +25,10 @@ in the ORIGINAL cited source or ``None`` when nothing aligned above ``paraphrase
 aligned_text, found_in, rag_eval with Pleias' id_valid/long_enough/not_duplicated/sw_score),
 ``metrics`` (floats the trainer logs as ``citation/<name>``) and ``rag_eval`` (the four measures
 averaged, and their mean ``rag_rank``).
+
+Each distinct quote is examined once per row context, by the native examiner
+(``rewards/_quote.c``) when it is built, else by :meth:`CitationReward.examine_reference`, the
+Python reference it must agree with (:func:`checked_examiner`).
 """
 
 from __future__ import annotations
@@ -148,7 +152,7 @@ def _row_context(row: Mapping[str, Any]) -> _Context:
     (True, ('it runs.',))
     """
     sources, query = row.get("sources"), row.get("query")
-    last = _last_row_context[0] if _last_row_context else None
+    last = next(iter(_last_row_context), None)  # no IndexError if cleared meanwhile
     if (last is not None and last.sources is sources and last.query is query
             and same_objects(last.items, sources)):
         return last.context
