@@ -33,6 +33,7 @@ Python reference it must agree with (:func:`checked_examiner`).
 
 from __future__ import annotations
 
+import operator
 import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -47,7 +48,7 @@ from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
-from rewards.base import Reward, Score, parse_cached, same_objects
+from rewards.base import Reward, Score, parse_cached
 from rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
 
 VERDICTS: tuple[str, ...] = (
@@ -129,36 +130,47 @@ register_cache(_context.cache_clear)
 
 
 class _LastRowContext(NamedTuple):
-    sources: list[str]
-    items: tuple[str, ...]
+    sources: list[Any]
+    items: tuple[Any, ...]
+    texts: tuple[str, ...] | None
+    """The ``"text"`` of each source when the sources are dicts, ``None`` when they are strings."""
     query: object
     context: _Context
 
 
 _last_row_context: list[_LastRowContext] = []
-"""The context :func:`_row_context` found last for a row whose sources are all strings (one
-entry, replaced whole: thread-safe)."""
+"""The context :func:`_row_context` found last (one entry, replaced whole: thread-safe)."""
 register_cache(_last_row_context.clear)
+_TEXT_OF = operator.itemgetter("text")
 
 
 def _row_context(row: Mapping[str, Any]) -> _Context:
     """:func:`_context` of a row. The rows of a GRPO group share one list of sources, so the
-    context found last is reused while a row holds that very list, still holding the very
-    same strings, and the very same query (identity: strings cannot change, and a list changed
-    in place is seen; sources given as mappings are read again every time).
+    context found last is reused while a row holds that very list, still holding the very same
+    strings (or dicts whose ``"text"`` is still the very same string), and the very same query:
+    identity, so a list or a dict changed in place is seen. Other sources are read every time.
 
-    >>> row = {"query": "Where?", "sources": ["It runs."]}
+    >>> row = {"query": "Where?", "sources": [{"text": "It runs."}]}
     >>> _row_context(row) is _row_context(dict(row)), _row_context(row).folded.texts
     (True, ('it runs.',))
+    >>> row["sources"][0]["text"] = "It stops."
+    >>> _row_context(row).folded.texts
+    ('it stops.',)
     """
     sources, query = row.get("sources"), row.get("query")
     last = next(iter(_last_row_context), None)  # no IndexError if cleared meanwhile
     if (last is not None and last.sources is sources and last.query is query
-            and same_objects(last.items, sources)):
+            and len(last.items) == len(sources) and all(map(operator.is_, last.items, sources))
+            and (last.texts is None or all(map(operator.is_, last.texts, map(_TEXT_OF, sources))))):
         return last.context
-    context = _context(tuple(source_texts(sources)), query if isinstance(query, str) else "")
-    if type(sources) is list and all(type(source) is str for source in sources):
-        _last_row_context[:] = [_LastRowContext(sources, tuple(sources), query, context)]
+    texts = tuple(source_texts(sources))
+    context = _context(texts, query if isinstance(query, str) else "")
+    if type(sources) is list:
+        kinds = set(map(type, sources))
+        if kinds <= {str}:
+            _last_row_context[:] = [_LastRowContext(sources, tuple(sources), None, query, context)]
+        elif kinds == {dict} and all(type(source.get("text")) is str for source in sources):
+            _last_row_context[:] = [_LastRowContext(sources, tuple(sources), texts, query, context)]
     return context
 
 
