@@ -1,11 +1,14 @@
-/* Native examination of one quote: the hot path of rewards.citation (CitationReward._examine).
+/* Native examination of quotes: the hot path of rewards.citation.
  *
  * The Python code of rewards.citation and rewards.align is the reference. An Examiner takes the
- * same steps for one quote citing one source id: split the quote at elision markers, find each
- * fragment in the normalised source (exact, in order), align it fuzzily on a miss, check its
- * numbers, find the other sources that hold it, decide the verdict and compute Pleias'
- * Smith-Waterman measure. It builds none of the reference's intermediate objects (fragments,
- * alignments, word lists of exact quotes), which is where the reference spends its time.
+ * same steps: examine() for one quote citing one source id (CitationReward.examine_reference:
+ * split the quote at elision markers, find each fragment in the normalised source, exact and in
+ * order, align it fuzzily on a miss, check its numbers, find the other sources that hold it,
+ * decide the verdict and compute Pleias' Smith-Waterman measure), and judge() for every ref of
+ * an answer (CitationReward.judge_reference: each ref's verdict in its place, duplicates,
+ * unclosed refs and invalid ids, its diagnostics, the metrics and the score). It builds none of
+ * the reference's intermediate objects (fragments, alignments, word lists), which is where the
+ * reference spends its time.
  * Everything that is not glue stays the very callable the reference calls, passed in at
  * construction: text folding and normalisation (rewards.text, cached), the elision and
  * sentence-break regexes, and every rapidfuzz call. Floating-point expressions are evaluated
@@ -19,26 +22,28 @@
 /* The Python objects an Examiner calls, by keyword of its constructor's `objects` mapping. */
 enum {
     FOLD, NORMALISE, PARTIAL_RATIO_ALIGNMENT, PARTIAL_RATIO, LCS_SIMILARITY, OPCODES,
-    SMITH_WATERMAN, SPLIT_ELISIONS, SENTENCE_BREAKS, EXAMINED_TYPE, WRAPPING_QUOTES, N_OBJECTS
+    SMITH_WATERMAN, SPLIT_ELISIONS, SENTENCE_BREAKS, EXAMINED_TYPE, WRAPPING_QUOTES,
+    DUPLICATE_SCORE, N_OBJECTS
 };
 static const char *const object_names[N_OBJECTS] = {
     "fold", "normalise", "partial_ratio_alignment", "partial_ratio", "lcs_similarity",
     "opcodes", "smith_waterman", "split_elisions", "sentence_breaks", "examined_type",
-    "wrapping_quotes"};
+    "wrapping_quotes", "duplicate_score"};
 
 /* Its numbers (CitationSettings and rewards.align's limits), by key of the `numbers` mapping. */
 enum {
     MIN_QUOTE_WORDS, MIN_FRAGMENT_WORDS, FUZZY_THRESHOLD, PARAPHRASE_THRESHOLD, QUERY_THRESHOLD,
     DUMP_MIN_SENTENCES, DUMP_COVERAGE, MAX_QUOTE_WORDS, TOO_SHORT_SCORE, SOURCE_DUMP_SCORE,
     FUZZY_FLOOR, PARAPHRASE_CEILING, EXACT_SW, MAX_FUZZY_QUOTE_CHARS, MAX_FUZZY_SOURCE_CHARS,
-    NUMBER_SLACK, MAX_DIAGNOSTIC_CHARS, MAX_SW_QUOTE_WORDS, MAX_SW_SOURCE_WORDS, N_NUMBERS
+    NUMBER_SLACK, MAX_DIAGNOSTIC_CHARS, MAX_SW_QUOTE_WORDS, MAX_SW_SOURCE_WORDS,
+    MAX_EXAMINED_QUOTES, N_NUMBERS
 };
 static const char *const number_names[N_NUMBERS] = {
     "min_quote_words", "min_fragment_words", "fuzzy_threshold", "paraphrase_threshold",
     "query_threshold", "dump_min_sentences", "dump_coverage", "max_quote_words",
     "too_short_score", "source_dump_score", "fuzzy_floor", "paraphrase_ceiling", "exact_sw",
     "max_fuzzy_quote_chars", "max_fuzzy_source_chars", "number_slack", "max_diagnostic_chars",
-    "max_sw_quote_words", "max_sw_source_words"};
+    "max_sw_quote_words", "max_sw_source_words", "max_examined_quotes"};
 
 typedef struct {
     PyObject_HEAD
@@ -56,6 +61,8 @@ static PyObject *str_lower, *str_text, *str_offsets, *str_score, *str_dest_start
 enum { TOO_SHORT, OUT_OF_ORDER, NUMBER_CHANGED, SOURCE_DUMP, ELIDED, EXACT, WRONG_SOURCE,
        QUERY_QUOTE, N_VERDICTS };
 static PyObject *verdict_strings[N_VERDICTS], *str_fuzzy, *str_paraphrase, *str_fabricated;
+static PyObject *str_closed, *str_quote, *str_source_id, *str_raw_id, *str_unclosed,
+    *str_invalid_id, *str_duplicate, *zero;
 
 /* ---- text access ---- */
 
@@ -1038,6 +1045,233 @@ done:
     return result;
 }
 
+/* ---- judging every ref of an answer (CitationReward.judge_reference) ---- */
+
+enum { KEY, VERDICT, SCORE, SPAN, ALIGNED_TEXT, FOUND_IN, LONG_ENOUGH, SW_SCORE, N_EXAMINED };
+
+/* What _summaries adds up over the refs, and the first lowest score (a reference). */
+typedef struct {
+    double id_valid, long_enough, not_duplicated, sw_score, scores;
+    Py_ssize_t exact, honest;
+    PyObject *lowest;
+    double lowest_value;
+} Totals;
+
+static int add_number(double *total, PyObject *number) {
+    double value = PyFloat_AsDouble(number);
+    if (value == -1.0 && PyErr_Occurred())
+        return -1;
+    *total += value;
+    return 0;
+}
+
+/* A new dict of `count` keys and values (the values stolen); NULL with an exception. */
+static PyObject *dict_of(PyObject *const *keys, PyObject **values, int count) {
+    PyObject *dict = PyDict_New();
+    int status = dict ? 0 : -1;
+    for (int k = 0; k < count; k++) {
+        if (status == 0 && (values[k] == NULL || PyDict_SetItem(dict, keys[k], values[k]) < 0))
+            status = -1;
+        Py_XDECREF(values[k]);
+    }
+    if (status < 0)
+        Py_CLEAR(dict);
+    return dict;
+}
+
+static PyObject *ref_keys[9], *rag_keys[4], *metric_keys[6], *summary_keys[5], *diagnostic_keys[3];
+
+/* The rag_eval dict of one ref, its measures added to the totals. */
+static PyObject *ref_measures(PyObject *found, int duplicated, Totals *totals) {
+    PyObject *verdict = PyTuple_GET_ITEM(found, VERDICT);
+    PyObject *values[4] = {PyBool_FromLong(verdict != Py_None),
+                           Py_NewRef(PyTuple_GET_ITEM(found, LONG_ENOUGH)),
+                           PyBool_FromLong(!duplicated), Py_NewRef(PyTuple_GET_ITEM(found, SW_SCORE))};
+    totals->id_valid += verdict != Py_None;
+    totals->not_duplicated += !duplicated;
+    if (add_number(&totals->long_enough, values[1]) < 0 || add_number(&totals->sw_score, values[3]) < 0) {
+        for (int k = 0; k < 4; k++)
+            Py_DECREF(values[k]);
+        return NULL;
+    }
+    return dict_of(rag_keys, values, 4);
+}
+
+/* The verdict a ref gets in its place, and its score (both borrowed); the seen keys updated. */
+static PyObject *verdict_in_place(Examiner *self, PyObject *citation, PyObject *found,
+                                  PyObject *seen_quotes, PyObject **score) {
+    PyObject *closed = PyObject_GetAttr(citation, str_closed);
+    int is_closed = closed ? PyObject_IsTrue(closed) : -1;
+    Py_XDECREF(closed);
+    PyObject *key = PyTuple_GET_ITEM(found, KEY);
+    int seen = is_closed < 0 ? -1 : PySet_Contains(seen_quotes, key);
+    if (seen < 0 || PySet_Add(seen_quotes, key) < 0)
+        return NULL;
+    *score = zero;
+    if (!is_closed)
+        return str_unclosed;
+    if (PyTuple_GET_ITEM(found, VERDICT) == Py_None)
+        return str_invalid_id;
+    if (seen) {
+        *score = self->objects[DUPLICATE_SCORE];
+        return str_duplicate;
+    }
+    *score = PyTuple_GET_ITEM(found, SCORE);
+    return PyTuple_GET_ITEM(found, VERDICT);
+}
+
+/* Add a judged ref's verdict and score to the totals (the first lowest score is kept). */
+static int count_verdict(Totals *totals, PyObject *said, PyObject *score) {
+    double value = PyFloat_AsDouble(score);
+    if (value == -1.0 && PyErr_Occurred())
+        return -1;
+    totals->scores += value;
+    if (totals->lowest == NULL || value < totals->lowest_value) {
+        Py_XSETREF(totals->lowest, Py_NewRef(score));
+        totals->lowest_value = value;
+    }
+    int exact = PyUnicode_CompareWithASCIIString(said, "exact") == 0 ||
+                PyUnicode_CompareWithASCIIString(said, "elided") == 0;
+    totals->exact += exact;
+    totals->honest += exact || PyUnicode_CompareWithASCIIString(said, "fuzzy") == 0;
+    return 0;
+}
+
+/* The stripped quote of a citation (a new reference), NULL with an exception. */
+static PyObject *stripped_quote(PyObject *citation) {
+    PyObject *raw = PyObject_GetAttr(citation, str_quote);
+    if (raw == NULL || !PyUnicode_Check(raw)) {
+        if (raw != NULL)
+            PyErr_SetString(PyExc_TypeError, "a citation's quote must be a str");
+        Py_XDECREF(raw);
+        return NULL;
+    }
+    Text r = text_of(raw);
+    Py_ssize_t from = 0, to = r.length;
+    strip_bounds(&r, &from, &to, NULL);
+    PyObject *quote = PyUnicode_Substring(raw, from, to);
+    Py_DECREF(raw);
+    return quote;
+}
+
+/* The source id a ref's diagnostics show: its number, else what was written. */
+static PyObject *shown_id(PyObject *citation) {
+    PyObject *source_id = PyObject_GetAttr(citation, str_source_id);
+    if (source_id != Py_None)
+        return source_id;
+    Py_DECREF(source_id);
+    return PyObject_GetAttr(citation, str_raw_id);
+}
+
+/* CitationReward._judge: the diagnostics dict of the ref at `index`; the seen sets and the
+ * totals updated. */
+static PyObject *judge_ref(Examiner *self, Py_ssize_t index, PyObject *citation, PyObject *found,
+                           PyObject *seen_quotes, PyObject *seen_raw, Totals *totals) {
+    PyObject *score, *said = verdict_in_place(self, citation, found, seen_quotes, &score);
+    PyObject *quote = said ? stripped_quote(citation) : NULL;
+    int duplicated = quote ? PySet_Contains(seen_raw, quote) : -1;
+    if (duplicated < 0 || PySet_Add(seen_raw, quote) < 0 || count_verdict(totals, said, score) < 0) {
+        Py_XDECREF(quote);
+        return NULL;
+    }
+    PyObject *span = PyTuple_GET_ITEM(found, SPAN);
+    int has_span = PyObject_IsTrue(span);
+    PyObject *values[9] = {
+        PyLong_FromSsize_t(index), shown_id(citation),
+        PyUnicode_Substring(quote, 0, LIMIT(self, MAX_DIAGNOSTIC_CHARS)), Py_NewRef(said),
+        Py_NewRef(score),
+        has_span > 0 ? PySequence_List(span) : has_span == 0 ? Py_NewRef(Py_None) : NULL,
+        Py_NewRef(PyTuple_GET_ITEM(found, ALIGNED_TEXT)),
+        PySequence_List(PyTuple_GET_ITEM(found, FOUND_IN)), ref_measures(found, duplicated, totals)};
+    Py_DECREF(quote);
+    return dict_of(ref_keys, values, 9);
+}
+
+/* The examination of a citation's quote: remembered in `examined`, else made by `examine`
+ * and remembered while `examined` holds fewer than max_examined_quotes (a new reference). */
+static PyObject *examination(Examiner *self, PyObject *citation, PyObject *examined,
+                             PyObject *examine, PyObject *context) {
+    PyObject *quote = PyObject_GetAttr(citation, str_quote);
+    PyObject *source_id = quote ? PyObject_GetAttr(citation, str_source_id) : NULL;
+    PyObject *key = source_id ? PyTuple_Pack(2, quote, source_id) : NULL;
+    PyObject *found = key ? PyDict_GetItemWithError(examined, key) : NULL;
+    if (found != NULL) {
+        Py_INCREF(found);
+    } else if (key != NULL && !PyErr_Occurred()) {
+        PyObject *arguments[3] = {quote, source_id, context};
+        found = PyObject_Vectorcall(examine, arguments, 3, NULL);
+        if (found != NULL && (double)PyDict_GET_SIZE(examined) < NUMBER(self, MAX_EXAMINED_QUOTES) &&
+            PyDict_SetItem(examined, key, found) < 0)
+            Py_CLEAR(found);
+    }
+    Py_XDECREF(quote);
+    Py_XDECREF(source_id);
+    Py_XDECREF(key);
+    if (found != NULL && (!PyTuple_Check(found) || PyTuple_GET_SIZE(found) != N_EXAMINED)) {
+        PyErr_SetString(PyExc_TypeError, "an examination must be an _Examined");
+        Py_CLEAR(found);
+    }
+    return found;
+}
+
+/* rewards.citation._summaries: the metrics and rag_eval dicts of `count` judged refs. */
+static int summaries(const Totals *totals, Py_ssize_t count, PyObject **metrics, PyObject **rag_eval) {
+    double refs = (double)count;
+    double measures[4] = {totals->id_valid / refs, totals->long_enough / refs,
+                          totals->not_duplicated / refs, totals->sw_score / refs};
+    double rank = (measures[0] + measures[1] + measures[2] + measures[3]) / 4;
+    PyObject *rag[5] = {PyFloat_FromDouble(measures[0]), PyFloat_FromDouble(measures[1]),
+                        PyFloat_FromDouble(measures[2]), PyFloat_FromDouble(measures[3]),
+                        PyFloat_FromDouble(rank)};
+    PyObject *means[6] = {PyFloat_FromDouble(refs), PyFloat_FromDouble(measures[0]),
+                          PyFloat_FromDouble((double)totals->exact / refs),
+                          PyFloat_FromDouble((double)totals->honest / refs),
+                          PyFloat_FromDouble(totals->scores / refs), PyFloat_FromDouble(rank)};
+    *metrics = dict_of(metric_keys, means, 6);
+    *rag_eval = dict_of(summary_keys, rag, 5);
+    return *metrics && *rag_eval ? 0 : -1;
+}
+
+/* judge(citations, examined, examine, context) -> (score, diagnostics): CitationReward's
+ * judge_reference for a non-empty list of citations. */
+static PyObject *examiner_judge(Examiner *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyList_Check(args[0]) || PyList_GET_SIZE(args[0]) == 0 ||
+        !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "judge(citations: non-empty list, examined: dict, examine, context)");
+        return NULL;
+    }
+    PyObject *citations = args[0], *examined = args[1], *examine = args[2], *context = args[3];
+    Totals totals = {0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, NULL, 0.0};
+    PyObject *refs = PyList_New(0), *seen_quotes = PySet_New(NULL), *seen_raw = PySet_New(NULL);
+    PyObject *metrics = NULL, *rag_eval = NULL, *result = NULL;
+    int status = refs && seen_quotes && seen_raw ? 0 : -1;
+    for (Py_ssize_t k = 0; status == 0 && k < PyList_GET_SIZE(citations); k++) {
+        PyObject *citation = Py_NewRef(PyList_GET_ITEM(citations, k));
+        PyObject *found = examination(self, citation, examined, examine, context);
+        PyObject *ref = found ? judge_ref(self, k, citation, found, seen_quotes, seen_raw, &totals) : NULL;
+        status = ref != NULL && PyList_Append(refs, ref) == 0 ? 0 : -1;
+        Py_XDECREF(ref);
+        Py_XDECREF(found);
+        Py_DECREF(citation);
+    }
+    if (status == 0 && summaries(&totals, PyList_GET_SIZE(refs), &metrics, &rag_eval) == 0) {
+        PyObject *values[3] = {Py_NewRef(refs), metrics, rag_eval};
+        PyObject *diagnostics = dict_of(diagnostic_keys, values, 3); /* steals metrics, rag_eval */
+        metrics = rag_eval = NULL;
+        if (diagnostics != NULL)
+            result = PyTuple_Pack(2, totals.lowest, diagnostics);
+        Py_XDECREF(diagnostics);
+    }
+    Py_XDECREF(metrics);
+    Py_XDECREF(rag_eval);
+    Py_XDECREF(refs);
+    Py_XDECREF(seen_quotes);
+    Py_XDECREF(seen_raw);
+    Py_XDECREF(totals.lowest);
+    return result;
+}
+
 /* ---- the type ---- */
 
 /* mapping[name] (borrowed), or NULL with a KeyError naming what lacks it. */
@@ -1098,13 +1332,15 @@ static void examiner_dealloc(Examiner *self) {
 static PyMethodDef examiner_methods[] = {
     {"examine", (PyCFunction)(void (*)(void))examiner_examine, METH_FASTCALL,
      "examine(raw_quote, source_id, sources, folded_sources, folded_query) -> _Examined"},
+    {"judge", (PyCFunction)(void (*)(void))examiner_judge, METH_FASTCALL,
+     "judge(citations, examined, examine, context) -> (score, diagnostics)"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject ExaminerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rewards._quote.Examiner",
     .tp_basicsize = sizeof(Examiner),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "The examination of one quote, as rewards.citation does it (see rewards/citation.py).",
+    .tp_doc = "Quotes examined and refs judged as rewards.citation does it (see rewards/citation.py).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)examiner_init,
     .tp_traverse = (traverseproc)examiner_traverse,
@@ -1135,12 +1371,31 @@ static int intern_strings(void) {
         {&verdict_strings[NUMBER_CHANGED], "number_changed"},
         {&verdict_strings[SOURCE_DUMP], "source_dump"}, {&verdict_strings[ELIDED], "elided"},
         {&verdict_strings[EXACT], "exact"}, {&verdict_strings[WRONG_SOURCE], "wrong_source"},
-        {&verdict_strings[QUERY_QUOTE], "query_quote"}};
+        {&verdict_strings[QUERY_QUOTE], "query_quote"}, {&str_closed, "closed"},
+        {&str_quote, "quote"}, {&str_source_id, "source_id"}, {&str_raw_id, "raw_id"},
+        {&str_unclosed, "unclosed"}, {&str_invalid_id, "invalid_id"}, {&str_duplicate, "duplicate"}};
     for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++)
         if ((*strings[k].slot = PyUnicode_InternFromString(strings[k].text)) == NULL)
             return -1;
+    struct {
+        PyObject **keys;
+        int count;
+        const char *names[10];
+    } key_sets[] = {
+        {ref_keys, 9, {"index", "source_id", "quote", "verdict", "score", "aligned_span",
+                       "aligned_text", "found_in", "rag_eval"}},
+        {rag_keys, 4, {"id_valid", "long_enough", "not_duplicated", "sw_score"}},
+        {metric_keys, 6, {"ref_count", "valid_id_rate", "exact_rate", "honest_rate",
+                          "mean_ref_score", "rag_eval_mean"}},
+        {summary_keys, 5, {"id_valid", "long_enough", "not_duplicated", "sw_score", "rag_rank"}},
+        {diagnostic_keys, 3, {"refs", "metrics", "rag_eval"}}};
+    for (size_t set = 0; set < sizeof key_sets / sizeof key_sets[0]; set++)
+        for (int k = 0; k < key_sets[set].count; k++)
+            if ((key_sets[set].keys[k] = PyUnicode_InternFromString(key_sets[set].names[k])) == NULL)
+                return -1;
     kwnames_score_cutoff = Py_BuildValue("(s)", "score_cutoff");
-    return kwnames_score_cutoff == NULL ? -1 : 0;
+    zero = PyFloat_FromDouble(0.0);
+    return kwnames_score_cutoff == NULL || zero == NULL ? -1 : 0;
 }
 
 PyMODINIT_FUNC PyInit__quote(void) {

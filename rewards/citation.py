@@ -26,9 +26,10 @@ aligned_text, found_in, rag_eval with Pleias' id_valid/long_enough/not_duplicate
 ``metrics`` (floats the trainer logs as ``citation/<name>``) and ``rag_eval`` (the four measures
 averaged, and their mean ``rag_rank``).
 
-Each distinct quote is examined once per row context, by the native examiner
-(``rewards/_quote.c``) when it is built, else by :meth:`CitationReward.examine_reference`, the
-Python reference it must agree with (:func:`checked_examiner`).
+Each distinct quote is examined once per row context, and the refs of an answer judged, by the
+native examiner (``rewards/_quote.c``) when it is built, else by
+:meth:`CitationReward.examine_reference` and :meth:`CitationReward.judge_reference`, the Python
+reference it must agree with (:func:`checked_examiner`).
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ import operator
 import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq, Levenshtein
 
 import rewards.align as align
-from data.format import Citation
+from data.format import Citation, parse_completion
 from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
@@ -225,6 +226,23 @@ class CitationReward(Reward):
                                                "rag_eval": {}}
         context = _row_context(row)
         examined = context.examined.setdefault(self.settings, {})
+        if self._native is None:
+            return self.judge_reference(citations, examined, context)
+        return self._native.judge(citations, examined, self._examine, context)
+
+    def judge_reference(self, citations: list[Citation],
+                        examined: dict[tuple[str, int | None], _Examined],
+                        context: _Context) -> tuple[float, dict[str, Any]]:
+        """The score and diagnostics of a non-empty list of refs, each quote examined once
+        (``examined`` remembers them): the Python reference of the native judge.
+
+        >>> context = _row_context({"sources": ["It runs between Shotwick and Helsby."]})
+        >>> refs = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">It runs '
+        ...                         'between Shotwick and Helsby.</ref><|answer_end|>').citations
+        >>> score, diagnostics = citation_reward.judge_reference(refs, {}, context)
+        >>> score, diagnostics["refs"][0]["verdict"], diagnostics["metrics"]["exact_rate"]
+        (1.0, 'exact', 1.0)
+        """
         refs: list[dict[str, Any]] = []
         seen_quotes: set[str] = set()
         seen_raw: set[str] = set()
@@ -268,8 +286,8 @@ class CitationReward(Reward):
         native examiner when it is built, else by :meth:`examine_reference`)."""
         if self._native is None:
             return self.examine_reference(raw_quote, source_id, context)
-        return self._native(raw_quote, source_id, context.sources, context.folded,
-                            context.folded_query)
+        return self._native.examine(raw_quote, source_id, context.sources, context.folded,
+                                    context.folded_query)
 
     def examine_reference(self, raw_quote: str, source_id: int | None,
                           context: _Context) -> _Examined:
@@ -461,15 +479,27 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
         scores += ref["score"]
     rag_eval = {"id_valid": id_valid / count, "long_enough": long_enough / count,
                 "not_duplicated": not_duplicated / count, "sw_score": sw_score / count}
-    rag_eval["rag_rank"] = sum(rag_eval.values()) / len(rag_eval)  # the mean of the four measures
+    rag_eval["rag_rank"] = (rag_eval["id_valid"] + rag_eval["long_enough"]  # added in order:
+                            + rag_eval["not_duplicated"] + rag_eval["sw_score"]) / 4  # as in C
     metrics = {"ref_count": float(count), "valid_id_rate": rag_eval["id_valid"],
                "exact_rate": exact / count, "honest_rate": honest / count,
                "mean_ref_score": scores / count, "rag_eval_mean": rag_eval["rag_rank"]}
     return metrics, rag_eval
 
 
-Examine = Callable[[str, "int | None", tuple, FoldedSources, str], _Examined]
-"""The native examiner's ``examine(raw_quote, source_id, sources, folded_sources, folded_query)``."""
+class Examiner(Protocol):
+    """The native examiner (``rewards._quote.Examiner``): :meth:`CitationReward.examine_reference`
+    and :meth:`CitationReward.judge_reference` in C."""
+
+    def examine(self, raw_quote: str, source_id: int | None, sources: tuple[str, ...],
+                folded: FoldedSources, folded_query: str) -> _Examined:
+        """The examination of one quote."""
+
+    def judge(self, citations: list[Citation], examined: dict[tuple[str, int | None], _Examined],
+              examine: Callable[[str, int | None, _Context], _Examined],
+              context: _Context) -> tuple[float, dict[str, Any]]:
+        """The score and diagnostics of a non-empty list of refs."""
+
 
 SELF_CHECK_SOURCES: tuple[str, ...] = (
     "The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby. It opened "
@@ -495,61 +525,86 @@ before it is used: exact, elided, fuzzy, paraphrased, fabricated, copied from th
 wrong source, out of order, accented and case-folded, dumped, invalid ids, too short, empty."""
 
 
-def native_examiner(settings: CitationSettings) -> Examine | None:
-    """The native examiner's ``examine`` for ``settings`` (``rewards._quote``, built at install),
-    or ``None`` when it is not built or cannot take these settings. It calls the very functions
-    the reference calls (normalisation, regexes, rapidfuzz), given here.
+def native_examiner(settings: CitationSettings) -> Examiner | None:
+    """The native examiner for ``settings`` (``rewards._quote``, built at install), or ``None``
+    when it is not built or cannot take these settings. It calls the very functions the
+    reference calls (normalisation, regexes, rapidfuzz), given here.
 
-    >>> examine = native_examiner(CitationSettings())
-    >>> examine is None or examine("x y z", 5, ("a b c",), fold_sources(("a b c",)), "").verdict is None
+    >>> examiner = native_examiner(CitationSettings())
+    >>> examiner is None or examiner.examine("x y z", 5, ("a b",), fold_sources(("a b",)), "").verdict is None
     True
     """
     try:
-        from rewards._quote import Examiner
+        from rewards._quote import Examiner as NativeExaminer
     except ImportError:
         return None
     numbers = {**asdict(settings), "max_fuzzy_quote_chars": align.MAX_FUZZY_QUOTE_CHARS,
                "max_fuzzy_source_chars": align.MAX_FUZZY_SOURCE_CHARS,
                "number_slack": align.NUMBER_SLACK, "max_diagnostic_chars": MAX_DIAGNOSTIC_CHARS,
                "max_sw_quote_words": align.MAX_SW_QUOTE_WORDS,
-               "max_sw_source_words": align.MAX_SW_SOURCE_WORDS}
+               "max_sw_source_words": align.MAX_SW_SOURCE_WORDS,
+               "max_examined_quotes": MAX_EXAMINED_QUOTES}
     objects = {"fold": fold, "normalise": normalise,
                "partial_ratio_alignment": fuzz.partial_ratio_alignment,
                "partial_ratio": fuzz.partial_ratio, "lcs_similarity": LCSseq.similarity,
                "opcodes": Levenshtein.opcodes, "smith_waterman": smith_waterman,
                "split_elisions": align.ELISION.split, "sentence_breaks": SENTENCE_BREAK.findall,
-               "examined_type": _Examined, "wrapping_quotes": align.WRAPPING_QUOTES}
+               "examined_type": _Examined, "wrapping_quotes": align.WRAPPING_QUOTES,
+               "duplicate_score": settings.duplicate_score}
     try:
-        return Examiner(numbers, objects).examine
-    except (TypeError, ValueError, OverflowError):
-        return None
+        return NativeExaminer(numbers, objects)
+    except KeyError as missing:  # a build of another version of the kernel
+        warnings.warn(f"rewards._quote is a stale build ({missing}): examining quotes in Python "
+                      "(slower); reinstall to rebuild it", RuntimeWarning, stacklevel=2)
+    except (TypeError, ValueError, OverflowError):  # settings no C double holds
+        pass
+    return None
 
 
-def examiner_agrees(examine: Examine, settings: CitationSettings) -> bool:
-    """True when ``examine`` examines :data:`SELF_CHECK_QUOTES` exactly as the reference does.
+SELF_CHECK_ANSWER = (
+    'English<|language_end|><|query_report_start|>Trivial<|query_report_end|><|answer_start|>'
+    'A<ref name="<|source_id|>1">It runs between Shotwick and Helsby.</ref> B<ref name="<|source_id|>1"> '
+    'It runs between Shotwick and Helsby.</ref> C<ref name="<|source_id|>9">Chester is a city.</ref> '
+    'D<ref name="<|source_id|>1">Helsby is a village in Cheshire</ref> E<ref name="x">It runs</ref> '
+    'F<ref name="<|source_id|>3">Chester is a city. Chester')
+"""An answer the native judge must judge exactly as :meth:`CitationReward.judge_reference`:
+an exact quote, its duplicate, an invalid id, a wrong source, an id that is not a number and an
+unclosed ref."""
 
-    >>> examiner_agrees(lambda *arguments: None, CitationSettings())
+
+def examiner_agrees(examiner: Examiner, settings: CitationSettings) -> bool:
+    """True when ``examiner`` examines :data:`SELF_CHECK_QUOTES` and judges
+    :data:`SELF_CHECK_ANSWER` exactly as the reference does (same values of the same types).
+
+    >>> examiner_agrees(object(), CitationSettings())
     False
     """
     reference = CitationReward.__new__(CitationReward)
-    reference.settings = settings
+    reference.settings, reference._native = settings, None
     context = _Context(SELF_CHECK_SOURCES, fold_sources(SELF_CHECK_SOURCES),
                        fold("Where does the A5117 end?"), {})
-    return all(examine(quote, source_id, context.sources, context.folded, context.folded_query)
-               == reference.examine_reference(quote, source_id, context)
-               for quote, source_id in SELF_CHECK_QUOTES)
+    citations = parse_completion(SELF_CHECK_ANSWER).citations
+    try:
+        return all(repr(examiner.examine(quote, source_id, context.sources, context.folded,
+                                         context.folded_query))
+                   == repr(reference.examine_reference(quote, source_id, context))
+                   for quote, source_id in SELF_CHECK_QUOTES) and (
+            repr(examiner.judge(citations, {}, reference._examine, context))
+            == repr(reference.judge_reference(citations, {}, context)))
+    except (AttributeError, TypeError):  # a build of another version of the kernel
+        return False
 
 
-def checked_examiner(settings: CitationSettings) -> Examine | None:
+def checked_examiner(settings: CitationSettings) -> Examiner | None:
     """The native examiner when built and agreeing with the reference, else ``None`` (with a
     warning when it is built but disagrees: a stale build of an older reward).
 
     >>> checked_examiner(CitationSettings()) is None or citation_reward.backend == "native"
     True
     """
-    examine = native_examiner(settings)
-    if examine is None or examiner_agrees(examine, settings):
-        return examine
+    examiner = native_examiner(settings)
+    if examiner is None or examiner_agrees(examiner, settings):
+        return examiner
     warnings.warn("rewards._quote disagrees with rewards.citation: examining quotes in Python "
                   "(slower); reinstall to rebuild it", RuntimeWarning, stacklevel=2)
     return None

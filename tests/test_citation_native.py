@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -89,9 +90,9 @@ def cases(draw):
     return tuple(sources), quote, source_id, query
 
 
-def same_examination(examine, settings_: CitationSettings, sources, quote, source_id, query) -> None:
+def same_examination(examiner, settings_: CitationSettings, sources, quote, source_id, query) -> None:
     context = citation._Context(sources, fold_sources(sources), fold(query), {})
-    native = examine(quote, source_id, sources, context.folded, context.folded_query)
+    native = examiner.examine(quote, source_id, sources, context.folded, context.folded_query)
     expected = reference_reward(settings_).examine_reference(quote, source_id, context)
     assert native == expected
     assert [type(value) for value in native] == [type(value) for value in expected]
@@ -142,7 +143,7 @@ def test_self_check_covers_every_verdict_of_a_valid_id():
 
 def test_a_disagreeing_examiner_is_not_used():
     """A stale build (examining differently from the reference) warns and leaves the reward in Python."""
-    wrong = lambda *arguments: None  # noqa: E731
+    wrong = SimpleNamespace(examine=lambda *arguments: None, judge=lambda *arguments: None)
     with mock.patch.object(citation, "native_examiner", lambda settings_: wrong):
         with pytest.warns(RuntimeWarning, match="rewards._quote disagrees"):
             assert checked_examiner(CitationSettings()) is None
@@ -150,6 +151,17 @@ def test_a_disagreeing_examiner_is_not_used():
             warnings.simplefilter("ignore")
             reward = CitationReward()
     assert reward.backend == "python"
+
+
+def test_a_stale_build_warns_and_the_reward_examines_in_python(examiners):
+    """A kernel built from another version, lacking a setting it needs, is not used."""
+    class Stale:
+        def __init__(self, numbers, objects):
+            raise KeyError("Examiner: numbers lacks max_examined_quotes")
+
+    with mock.patch.dict("sys.modules", {"rewards._quote": SimpleNamespace(Examiner=Stale)}):
+        with pytest.warns(RuntimeWarning, match="stale build"):
+            assert CitationReward().backend == "python"
 
 
 def test_without_the_kernel_the_reward_examines_in_python():
@@ -177,17 +189,19 @@ def test_examiner_construction_names_what_is_missing(examiners):
                                       "dump_coverage", "max_quote_words", "too_short_score",
                                       "source_dump_score", "fuzzy_floor", "paraphrase_ceiling", "exact_sw",
                                       "max_fuzzy_quote_chars", "max_fuzzy_source_chars", "number_slack",
-                                      "max_diagnostic_chars", "max_sw_quote_words", "max_sw_source_words")}
+                                      "max_diagnostic_chars", "max_sw_quote_words", "max_sw_source_words",
+                                      "max_examined_quotes")}
     with pytest.raises(KeyError, match="objects lacks fold"):
         Examiner(numbers, {})
     objects = dict.fromkeys(("fold", "normalise", "partial_ratio_alignment", "partial_ratio", "lcs_similarity",
-                             "opcodes", "smith_waterman", "split_elisions", "sentence_breaks"), len)
+                             "opcodes", "smith_waterman", "split_elisions", "sentence_breaks",
+                             "duplicate_score"), len)
     with pytest.raises(TypeError, match="examined_type must be a tuple subclass"):
         Examiner(numbers, {**objects, "examined_type": dict, "wrapping_quotes": "\""})
 
 
 def test_examine_rejects_arguments_of_the_wrong_type(examiners):
-    examine = examiners["default"]
+    examine = examiners["default"].examine
     folded = fold_sources(("a b c",))
     with pytest.raises(TypeError):
         examine(b"quote", 1, ("a b c",), folded, "")
@@ -228,3 +242,54 @@ def test_smith_waterman_words_as_the_reference(examiners, quote, window):
 def test_lower_casing_below_u0100_is_one_character_to_one():
     """What lets the kernel lower words of such characters itself (Py_UNICODE_TOLOWER)."""
     assert all(len(chr(code).lower()) == 1 and ord(chr(code).lower()) < 256 for code in range(256))
+
+
+REFS = st.lists(st.tuples(
+    st.sampled_from(["<|source_id|>1", "<|source_id|>2", "<|source_id|>3", "<|source_id|>9", "x", "1"]),
+    st.sampled_from(["It runs between Shotwick and Helsby.", " It runs between Shotwick and Helsby. ",
+                     "Helsby is a village in Cheshire", "It runs", "Chester is a city. Chester is a city.",
+                     "The A5117 is a road (\u2026) runs between Shotwick", "It opens in 1995 and is 11 km long",
+                     "it runs betwen Shotwick and Helsbi", "", "\u2026"]),
+    st.booleans()), min_size=1, max_size=7)
+
+
+def answer_with(refs) -> str:
+    """A Trivial-path answer with these (id, quote, closed) refs, the last perhaps unclosed."""
+    body = "".join(f'w{k} <ref name="{source_id}">{quote}' + ("</ref>" if closed or k < len(refs) - 1 else "")
+                   for k, (source_id, quote, closed) in enumerate(refs))
+    return ("English<|language_end|><|query_report_start|>Trivial<|query_report_end|><|answer_start|>"
+            + body + ("<|answer_end|>" if refs[-1][2] else ""))
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(refs=REFS, query=st.sampled_from(["", "Where does the A5117 end?"]))
+def test_answers_judged_as_the_reference(examiners, name, refs, query):
+    """The native judge gives the reference's score and diagnostics, value for value and type for
+    type (repr), whichever examination fills the memo: duplicates, unclosed, invalid ids."""
+    native, reference = CitationReward(**vars(SETTINGS[name])), reference_reward(SETTINGS[name])
+    assert native.backend == "native"
+    row = {"query": query, "sources": list(SELF_CHECK_SOURCES)}
+    text = answer_with(refs)
+    assert repr(native.explain(text, row)) == repr(reference.explain(text, row))
+
+
+def test_judge_fills_the_memo_up_to_its_limit(examiners):
+    citations = parse_completion(answer_with([("<|source_id|>1", f"quote number {k} here", True)
+                                              for k in range(300)])).citations
+    context = citation._row_context({"sources": list(SELF_CHECK_SOURCES)})
+    examined = {}
+    examiners["default"].judge(citations, examined, citation_reward._examine, context)
+    assert len(examined) == citation.MAX_EXAMINED_QUOTES
+
+
+def test_judge_rejects_arguments_of_the_wrong_type(examiners):
+    judge = examiners["default"].judge
+    context = citation._row_context({"sources": ["a b c"]})
+    with pytest.raises(TypeError):
+        judge([], {}, citation_reward._examine, context)
+    with pytest.raises(AttributeError):  # as the reference: not a Citation
+        judge([object()], {}, citation_reward._examine, context)
+    with pytest.raises(TypeError):
+        judge(parse_completion(answer_with([("1", "a b c", True)])).citations, {},
+              lambda *arguments: "not an examination", context)
