@@ -16,12 +16,12 @@ tracemalloc over 100k distinct completions, sampled along the way, must stay fla
 
 The three rewards are also timed with language identification in py3langid rather than the
 native kernel ``data._langid``, with every completion parsed in Python rather than by the
-native scanner ``data._parse``, and with every quote examined in Python rather than by the
-native examiner ``rewards._quote`` (what each kernel gains). Also printed: the six registered
-rewards as GRPOTrainer calls them (``completion_ids`` re-decoded with a tokenizer; plain and
-gated), against how they ran before the batch was decoded once and the gated components
-reused the weighted reward's scores; and where the time of the three rewards goes
-(:func:`stage_breakdown`).
+native scanner ``data._parse``, and with every quote examined and every answer's refs judged
+in Python rather than by the native examiner ``rewards._quote`` (what each kernel gains).
+Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids``
+re-decoded with a tokenizer; plain and gated), against how they ran before the batch was
+decoded once and the gated components reused the weighted reward's scores; and where the time
+of the three rewards goes (:func:`stage_breakdown`).
 
     python benchmarks/bench_rewards.py [--seconds 3] [--memory-completions 100000]
 
@@ -393,15 +393,15 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("  same, parsing in Python", cpu, wall))
     with mock.patch.object(citation_reward, "_native", None):
         cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
-    rows.append(("  same, quotes examined in Python", cpu, wall))
+    rows.append(("  same, quotes judged in Python", cpu, wall))
     lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
     reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
     print(f"language identification: {data.language.language_backend()} (data._langid); parsing of "
-          f"clean completions: {data.format.parser_backend()} (data._parse); quote examination: "
+          f"clean completions: {data.format.parser_backend()} (data._parse); quote judging: "
           f"{citation_reward.backend} (rewards._quote). The rows below the three rewards run "
-          "py3langid, the Python parser, then the Python examination, instead\n")
+          "py3langid, the Python parser, then the Python quote judging, instead\n")
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
     for name, cpu, wall in rows:
         print(f"{name:<34}{cpu:>20,.0f}{wall:>10,.0f}")
