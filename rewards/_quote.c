@@ -1122,6 +1122,10 @@ static PyObject *verdict_in_place(Examiner *self, PyObject *citation, PyObject *
 
 /* Add a judged ref's verdict and score to the totals (the first lowest score is kept). */
 static int count_verdict(Totals *totals, PyObject *said, PyObject *score) {
+    if (!PyUnicode_Check(said)) {
+        PyErr_SetString(PyExc_TypeError, "an examination's verdict must be a str or None");
+        return -1;
+    }
     double value = PyFloat_AsDouble(score);
     if (value == -1.0 && PyErr_Occurred())
         return -1;

@@ -290,6 +290,9 @@ def test_judge_rejects_arguments_of_the_wrong_type(examiners):
         judge([], {}, citation_reward._examine, context)
     with pytest.raises(AttributeError):  # as the reference: not a Citation
         judge([object()], {}, citation_reward._examine, context)
+    citations = parse_completion(answer_with([("1", "a b c", True)])).citations
     with pytest.raises(TypeError):
-        judge(parse_completion(answer_with([("1", "a b c", True)])).citations, {},
-              lambda *arguments: "not an examination", context)
+        judge(citations, {}, lambda *arguments: "not an examination", context)
+    odd = citation._Examined("a b c", 7, 1.0, None, "", (), True, 1.0)  # a verdict that is no str
+    with pytest.raises(TypeError, match="verdict must be a str"):
+        judge(citations, {}, lambda *arguments: odd, context)
