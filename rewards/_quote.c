@@ -92,6 +92,20 @@ static void strip_bounds(const Text *t, Py_ssize_t *from, Py_ssize_t *to, PyObje
 #undef STRIPPED
 }
 
+/* text.strip(): a new reference, NULL with an exception. */
+static PyObject *stripped(PyObject *text) {
+    Text t = text_of(text);
+    Py_ssize_t from = 0, to = t.length;
+    strip_bounds(&t, &from, &to, NULL);
+    return PyUnicode_Substring(text, from, to);
+}
+
+/* number as a double (float() of an int or a float); -1 with an exception. */
+static int as_double(PyObject *number, double *value) {
+    *value = PyFloat_AsDouble(number);
+    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
 /* rewards.align.word_start / word_end. */
 static Py_ssize_t word_start(const Text *t, Py_ssize_t index) {
     while (index > 0 && !Py_UNICODE_ISSPACE(AT(t, index - 1)))
@@ -303,11 +317,9 @@ static int exact_at(Fragment *fragment, Py_ssize_t found, int in_order) {
 /* A number attribute of a rapidfuzz result (score a float, positions ints); -1 on failure. */
 static int attribute_number(PyObject *object, PyObject *name, double *value) {
     PyObject *item = PyObject_GetAttr(object, name);
-    if (item == NULL)
-        return -1;
-    *value = PyFloat_AsDouble(item);
-    Py_DECREF(item);
-    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    int status = item == NULL ? -1 : as_double(item, value);
+    Py_XDECREF(item);
+    return status;
 }
 
 /* rewards.align._align_fragment: at or after `cursor`, exact first, fuzzy on a miss. */
@@ -519,11 +531,9 @@ static PyObject *key_of(const Fragments *fragments) {
 static int call_for_number(PyObject *callable, PyObject *const *arguments, size_t count,
                            PyObject *kwnames, double *value) {
     PyObject *result = PyObject_Vectorcall(callable, arguments, count, kwnames);
-    if (result == NULL)
-        return -1;
-    *value = PyFloat_AsDouble(result);
-    Py_DECREF(result);
-    return (*value == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    int status = result == NULL ? -1 : as_double(result, value);
+    Py_XDECREF(result);
+    return status;
 }
 
 /* rewards.citation._may_reach: the LCS bound of partial_ratio reaches the threshold. */
@@ -860,41 +870,61 @@ static double path_score(Examiner *self, const Py_ssize_t *quote, Py_ssize_t quo
     return status < 0 ? -1.0 : (double)best / 2 / (double)quote_count;
 }
 
+/* The word ids of a quote and of a window of its source, from one vocabulary. */
+typedef struct {
+    Vocabulary vocabulary;
+    Py_ssize_t *quote, *window, quote_count, window_count;
+} WordPair;
+
+/* Fill `pair` with the first quote_limit / window_limit words' ids (free it with
+ * free_word_pair in any case); -1 with an exception. */
+static int word_pair(WordPair *pair, PyObject *quote, Py_ssize_t quote_limit, PyObject *window,
+                     Py_ssize_t window_limit) {
+    memset(pair, 0, sizeof *pair);
+    pair->quote = word_ids(&pair->vocabulary, quote, quote_limit, &pair->quote_count);
+    if (pair->quote != NULL)
+        pair->window = word_ids(&pair->vocabulary, window, window_limit, &pair->window_count);
+    return pair->window == NULL ? -1 : 0;
+}
+
+static void free_word_pair(WordPair *pair) {
+    PyMem_Free(pair->quote);
+    PyMem_Free(pair->window);
+    free_vocabulary(&pair->vocabulary);
+}
+
 /* rewards.align.fast_smith_waterman (or smith_waterman when exact_sw); -1.0 with an exception. */
 static double window_score(Examiner *self, PyObject *quote, PyObject *window) {
+    double value;
     if (NUMBER(self, EXACT_SW) != 0) {
         PyObject *arguments[2] = {quote, window};
-        double value;
         int status = call_for_number(self->objects[SMITH_WATERMAN], arguments, 2, NULL, &value);
         return status < 0 ? -1.0 : value;
     }
-    Vocabulary v = {0};
-    Py_ssize_t quote_count = 0, window_count = 0;
-    Py_ssize_t *quote_ids = word_ids(&v, quote, LIMIT(self, MAX_SW_QUOTE_WORDS), &quote_count);
-    Py_ssize_t *window_ids =
-        quote_ids ? word_ids(&v, window, LIMIT(self, MAX_SW_SOURCE_WORDS), &window_count) : NULL;
-    double value = window_ids == NULL ? -1.0
-                   : quote_count == 0 || window_count == 0 ? 0.0
-                   : path_score(self, quote_ids, quote_count, window_ids, window_count);
-    PyMem_Free(quote_ids);
-    PyMem_Free(window_ids);
-    free_vocabulary(&v);
+    WordPair words;
+    if (word_pair(&words, quote, LIMIT(self, MAX_SW_QUOTE_WORDS), window,
+                  LIMIT(self, MAX_SW_SOURCE_WORDS)) < 0)
+        value = -1.0;
+    else if (words.quote_count == 0 || words.window_count == 0)
+        value = 0.0;
+    else
+        value = path_score(self, words.quote, words.quote_count, words.window, words.window_count);
+    free_word_pair(&words);
     return value;
 }
 
 /* The diagonal score of an exact quote whose words match the window's in number; -2.0 when
  * they do not (the caller aligns), -1.0 with an exception. */
 static double exact_quote_score(PyObject *quote, PyObject *window) {
-    Vocabulary v = {0};
-    Py_ssize_t quote_count = 0, window_count = 0;
-    Py_ssize_t *quote_ids = word_ids(&v, quote, PY_SSIZE_T_MAX, &quote_count);
-    Py_ssize_t *window_ids = quote_ids ? word_ids(&v, window, PY_SSIZE_T_MAX, &window_count) : NULL;
-    double value = window_ids == NULL ? -1.0
-                   : quote_count != window_count ? -2.0
-                   : diagonal_score(quote_ids, window_ids, quote_count);
-    PyMem_Free(quote_ids);
-    PyMem_Free(window_ids);
-    free_vocabulary(&v);
+    WordPair words;
+    double value;
+    if (word_pair(&words, quote, PY_SSIZE_T_MAX, window, PY_SSIZE_T_MAX) < 0)
+        value = -1.0;
+    else if (words.quote_count != words.window_count)
+        value = -2.0;
+    else
+        value = diagonal_score(words.quote, words.window, words.quote_count);
+    free_word_pair(&words);
     return value;
 }
 
@@ -991,10 +1021,7 @@ static PyObject *examiner_examine(Examiner *self, PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_TypeError, "examine: sources must hold str");
         return NULL;
     }
-    Text raw = text_of(raw_quote);
-    Py_ssize_t from = 0, to = raw.length;
-    strip_bounds(&raw, &from, &to, NULL);
-    PyObject *quote = PyUnicode_Substring(raw_quote, from, to);
+    PyObject *quote = stripped(raw_quote);
     if (quote == NULL)
         return NULL;
     Fragments fragments = {NULL, 0};
@@ -1058,8 +1085,8 @@ typedef struct {
 } Totals;
 
 static int add_number(double *total, PyObject *number) {
-    double value = PyFloat_AsDouble(number);
-    if (value == -1.0 && PyErr_Occurred())
+    double value;
+    if (as_double(number, &value) < 0)
         return -1;
     *total += value;
     return 0;
@@ -1126,8 +1153,8 @@ static int count_verdict(Totals *totals, PyObject *said, PyObject *score) {
         PyErr_SetString(PyExc_TypeError, "an examination's verdict must be a str or None");
         return -1;
     }
-    double value = PyFloat_AsDouble(score);
-    if (value == -1.0 && PyErr_Occurred())
+    double value;
+    if (as_double(score, &value) < 0)
         return -1;
     totals->scores += value;
     if (totals->lowest == NULL || value < totals->lowest_value) {
@@ -1150,10 +1177,7 @@ static PyObject *stripped_quote(PyObject *citation) {
         Py_XDECREF(raw);
         return NULL;
     }
-    Text r = text_of(raw);
-    Py_ssize_t from = 0, to = r.length;
-    strip_bounds(&r, &from, &to, NULL);
-    PyObject *quote = PyUnicode_Substring(raw, from, to);
+    PyObject *quote = stripped(raw);
     Py_DECREF(raw);
     return quote;
 }
@@ -1296,7 +1320,7 @@ static int examiner_init(Examiner *self, PyObject *args, PyObject *kwargs) {
         return -1;
     for (int k = 0; k < N_NUMBERS; k++) {
         PyObject *value = required(numbers, "numbers", number_names[k]);
-        if (value == NULL || ((self->numbers[k] = PyFloat_AsDouble(value)) == -1.0 && PyErr_Occurred()))
+        if (value == NULL || as_double(value, &self->numbers[k]) < 0)
             return -1;
     }
     for (int k = 0; k < N_OBJECTS; k++) {
