@@ -2,7 +2,7 @@
 
 Metadata lives in pyproject.toml; this file only declares the optional C extensions:
 ``data._langid`` (language identification), ``data._parse`` (parsing clean completions) and
-``rewards._quote`` (examining a quote for the citation reward).
+``rewards._quote`` (examining quotes and judging refs for the citation reward).
 """
 
 from setuptools import Extension, setup

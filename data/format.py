@@ -7,10 +7,11 @@ Everything that reads or writes the format goes through this module (see
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterable, Sequence
+
+from data.kernels import checked_kernel
 
 SPECIAL_TOKENS: tuple[str, ...] = (
     "<|query_start|>", "<|query_end|>", "<|source_start|>", "<|source_id|>", "<|source_end|>",
@@ -647,12 +648,9 @@ def scanner_agrees(scan: Scan) -> bool:
 def _checked_scanner() -> Scan | None:
     """The native scanner when built and agreeing with the reference, else ``None`` (with a
     warning when it is built but disagrees: a stale build of an older parser)."""
-    scan = native_scanner()
-    if scan is None or scanner_agrees(scan):
-        return scan
-    warnings.warn("data._parse disagrees with data.format: parsing in Python (slower); "
-                  "reinstall to rebuild it", RuntimeWarning, stacklevel=2)
-    return None
+    return checked_kernel(native_scanner(), scanner_agrees,
+                          "data._parse disagrees with data.format: parsing in Python (slower); "
+                          "reinstall to rebuild it")
 
 
 _SCAN = _checked_scanner()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-import warnings
 from array import array
 from functools import lru_cache
 from itertools import islice
 from typing import Any, Callable
 
 from data.format import SPECIAL_TOKENS, strip_refs
+from data.kernels import checked_kernel
 from data.schema import ISO_LANGUAGES
 
 DETECTABLE: tuple[str, ...] = tuple(ISO_LANGUAGES)
@@ -143,13 +143,10 @@ def agrees_with(classify: Classify, reference: Classify, texts: tuple[str, ...] 
 def _classifier() -> Classify:
     """The classifier :func:`detect_language` uses: native when built and agreeing, else py3langid."""
     identifier = _identifier()
-    native = native_classifier(identifier)
-    if native is not None and agrees_with(native, identifier.classify):
-        return native
-    if native is not None:
-        warnings.warn("data._langid disagrees with this py3langid version: using py3langid (slower)",
-                      RuntimeWarning, stacklevel=2)
-    return identifier.classify
+    native = checked_kernel(native_classifier(identifier),
+                            lambda classify: agrees_with(classify, identifier.classify),
+                            "data._langid disagrees with this py3langid version: using py3langid (slower)")
+    return identifier.classify if native is None else native
 
 
 def language_backend() -> str:

@@ -45,11 +45,12 @@ from rapidfuzz.distance import LCSseq, Levenshtein
 
 import rewards.align as align
 from data.format import Citation, parse_completion
+from data.kernels import checked_kernel
 from data.schema import source_texts
 from data.targets import SENTENCE_BREAK
 from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
-from rewards.base import Reward, Score, parse_cached
+from rewards.base import Reward, Score, parse_cached, same_objects
 from rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
 
 VERDICTS: tuple[str, ...] = (
@@ -161,8 +162,8 @@ def _row_context(row: Mapping[str, Any]) -> _Context:
     sources, query = row.get("sources"), row.get("query")
     last = next(iter(_last_row_context), None)  # no IndexError if cleared meanwhile
     if (last is not None and last.sources is sources and last.query is query
-            and len(last.items) == len(sources) and all(map(operator.is_, last.items, sources))
-            and (last.texts is None or all(map(operator.is_, last.texts, map(_TEXT_OF, sources))))):
+            and same_objects(last.items, sources)
+            and (last.texts is None or same_objects(last.texts, list(map(_TEXT_OF, sources))))):
         return last.context
     texts = tuple(source_texts(sources))
     context = _context(texts, query if isinstance(query, str) else "")
@@ -210,7 +211,8 @@ class CitationReward(Reward):
 
     @property
     def backend(self) -> str:
-        """Which code examines quotes: ``"native"`` (``rewards._quote``) or ``"python"``.
+        """Which code examines quotes and judges refs: ``"native"`` (``rewards._quote``) or
+        ``"python"``.
 
         >>> citation_reward.backend in ("native", "python")
         True
@@ -602,12 +604,10 @@ def checked_examiner(settings: CitationSettings) -> Examiner | None:
     >>> checked_examiner(CitationSettings()) is None or citation_reward.backend == "native"
     True
     """
-    examiner = native_examiner(settings)
-    if examiner is None or examiner_agrees(examiner, settings):
-        return examiner
-    warnings.warn("rewards._quote disagrees with rewards.citation: examining quotes in Python "
-                  "(slower); reinstall to rebuild it", RuntimeWarning, stacklevel=2)
-    return None
+    return checked_kernel(native_examiner(settings),
+                          lambda examiner: examiner_agrees(examiner, settings),
+                          "rewards._quote disagrees with rewards.citation: examining quotes in "
+                          "Python (slower); reinstall to rebuild it")
 
 
 citation_reward = CitationReward()
