@@ -176,21 +176,21 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
             patches.enter_context(mock.patch.object(citation_reward, "_native", rewards.citation.native_examiner(
                 citation_reward.settings)))
 
-    steps = (("every stage computed", [], True),
-             ("  parsing memoised", [], False),
-             ("  + fuzzy alignment memoised", [memoise_alignment], False),
-             ("  + language identification memoised", [lambda patches: patches.enter_context(
-                 mock.patch.object(data.language, "_classifier", lambda memo=_Memo(classify): memo))], False),
-             ("  + quote examination memoised", [lambda patches: patches.enter_context(mock.patch.object(
+    steps = (("every stage computed", None, True),
+             ("  parsing memoised", None, False),
+             ("  + fuzzy alignment memoised", memoise_alignment, False),
+             ("  + language identification memoised", lambda patches: patches.enter_context(
+                 mock.patch.object(data.language, "_classifier", lambda memo=_Memo(classify): memo)), False),
+             ("  + quote examination memoised", lambda patches: patches.enter_context(mock.patch.object(
                  rewards.citation.CitationReward, "_examine",
                  lambda reward, quote, source_id, context: examine(  # keyed on what it reads
-                     reward, quote, source_id, _ExamineKey(context.sources, context.folded, context.folded_query))))],
+                     reward, quote, source_id, _ExamineKey(context.sources, context.folded, context.folded_query)))),
               False))
     rows, patches = [], ExitStack()
     with patches:
-        for name, patch_steps, cold_parse in steps:
-            for patch in patch_steps:
-                patch(patches)
+        for name, memoise, cold_parse in steps:
+            if memoise is not None:  # patches stay on for the steps after
+                memoise(patches)
             for group in groups:  # fill the memos (and the parse cache) before timing
                 score_group(THREE_REWARDS, group, cold_parse=False)
             cpu, _ = _throughput(lambda group: score_group(THREE_REWARDS, group, cold_parse), groups, seconds)
