@@ -1,19 +1,19 @@
 """Critic loop throughput: the rule critic (examples/s on one core) and the HTTP critic.
 
 Part 1 — rule critic. Inputs are honest and corrupted completions of the shipped HotpotQA
-sample (:func:`data.corruptions.citation_cases`), cycled to ``--examples`` rows. Measured in this
+sample (:func:`pleias_rl.data.corruptions.citation_cases`), cycled to ``--examples`` rows. Measured in this
 process pinned to one core:
 
 - baseline: scoring every initial completion once with the six reported rewards (the floor:
   any loop must at least score its input);
-- the loop in memory (:class:`critics.loop.CritiqueLoop`, rules only, repairs re-verified);
+- the loop in memory (:class:`pleias_rl.critics.loop.CritiqueLoop`, rules only, repairs re-verified);
 - ``pleias-rl critique`` end to end in a subprocess pinned to the same core, with
   ``--sync example`` (fsync per example) and ``--sync batch``.
 
 Target: the in-memory loop >= 200 examples/s on one core.
 
 Part 2 — HTTP critic. A real ``transformers serve`` of the tiny local model (tests/llm_server.py)
-is judged by :class:`critics.llm.LLMCritic` with 1, 2, 4, 8 requests in flight; printed:
+is judged by :class:`pleias_rl.critics.llm.LLMCritic` with 1, 2, 4, 8 requests in flight; printed:
 requests/s, mean latency, and the speed-up over one request in flight.
 
     python benchmarks/bench_critic.py                     # both parts
@@ -40,7 +40,7 @@ CATEGORIES = ("honest_trivial", "honest_full", "fabricated", "wrong_source", "ch
 
 def sample_rows() -> list[dict]:
     """The shipped HotpotQA sample as RAG rows."""
-    from data.readers import read_hotpotqa
+    from pleias_rl.data.readers import read_hotpotqa
 
     records = json.loads((REPO / "data" / "samples" / "raw" / "hotpotqa_train_sample100.json").read_text())
     return list(read_hotpotqa(records))
@@ -48,8 +48,8 @@ def sample_rows() -> list[dict]:
 
 def workload(count: int) -> list[dict]:
     """``count`` validated rows with completions, cycling over honest and corrupted cases."""
-    from data.corruptions import citation_cases
-    from data.schema import validate_row
+    from pleias_rl.data.corruptions import citation_cases
+    from pleias_rl.data.schema import validate_row
 
     cases = citation_cases(sample_rows())
     pool = [(category, completion, row) for category in CATEGORIES for completion, row in cases[category]]
@@ -62,9 +62,9 @@ def rate(count: int, seconds: float) -> str:
 
 
 def bench_rules(count: int, batch_size: int) -> None:
-    from critics.loop import REPORTED_REWARDS, CritiqueLoop, LoopSettings
-    from critics.rules import RuleCritic
-    from rewards.registry import get_reward
+    from pleias_rl.critics.loop import REPORTED_REWARDS, CritiqueLoop, LoopSettings
+    from pleias_rl.critics.rules import RuleCritic
+    from pleias_rl.rewards.registry import get_reward
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     rows = workload(count)
@@ -106,9 +106,9 @@ def bench_rules(count: int, batch_size: int) -> None:
 
 
 def bench_http(examples: int, max_tokens: int, serve_args: list[str]) -> None:
-    from critics.backends import OpenAIBackend
-    from critics.llm import LLMCritic
-    from data.targets import oracle_completion
+    from pleias_rl.critics.backends import OpenAIBackend
+    from pleias_rl.critics.llm import LLMCritic
+    from pleias_rl.data.targets import oracle_completion
     from llm_server import serve_tiny_model
 
     rows = sample_rows()[:examples]

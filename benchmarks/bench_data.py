@@ -53,7 +53,7 @@ def write_inputs(directory: Path, rows: int) -> tuple[Path, Path]:
 
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
-    from data.build import BuildOptions, BuildReport, build_rows, file_records, write_rows
+    from pleias_rl.data.build import BuildOptions, BuildReport, build_rows, file_records, write_rows
     mode, source, target = sys.argv[1:4]
     start = time.perf_counter()
     if mode == "json.load":

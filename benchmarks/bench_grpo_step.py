@@ -48,8 +48,8 @@ def oracle_rows(count: int) -> list[dict[str, Any]]:
     >>> all(row["completion"].endswith("<|end_of_text|>") for row in oracle_rows(2))
     True
     """
-    from data.build import BuildOptions, build_rows, file_records
-    from data.exercises import ExerciseOptions
+    from pleias_rl.data.build import BuildOptions, build_rows, file_records
+    from pleias_rl.data.exercises import ExerciseOptions
 
     raw = sorted((REPO / "data/samples/raw").glob("*.json"))
     options = BuildOptions(max_prompt_tokens=512, sft=True, limit=count, exercises=ExerciseOptions.none())
@@ -62,7 +62,7 @@ def write_rows(rows: list[dict[str, Any]], path: Path) -> Path:
     >>> write_rows([{"query": "q", "sources": ["s"]}], Path(tempfile.mkdtemp()) / "x.jsonl").exists()
     True
     """
-    from data.build import write_jsonl
+    from pleias_rl.data.build import write_jsonl
 
     write_jsonl(rows, path)
     return path
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     >>> main(["--steps", "2"])  # doctest: +SKIP
     0
     """
-    from rl import grpo
+    from pleias_rl.rl import grpo
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="model to train (default: the tiny model)")

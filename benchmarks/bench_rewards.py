@@ -10,14 +10,10 @@ Baseline, measured in the same run on the same completions: Pleias RAG-Eval's ci
 (id valid, more than 2 words, not duplicated, and the pure-Python word-level Smith-Waterman of
 each quote against its cited source), twice: with the SW as Pleias runs it (full numpy matrix
 filled by a Python loop, then a traceback: :func:`pleias_reference_sw`, the target's
-reference) and with our lean two-row pure-Python SW (:func:`rewards.align.smith_waterman`).
+reference) and with our lean two-row pure-Python SW (:func:`pleias_rl.rewards.align.smith_waterman`).
 Every scorer is timed the same way (best of three rounds over the same groups). Memory:
 tracemalloc over 100k distinct completions, sampled along the way, must stay flat.
 
-The three rewards are also timed with language identification in py3langid rather than the
-native kernel ``data._langid``, with every completion parsed in Python rather than by the
-native scanner ``data._parse``, and with every quote examined and every answer's refs judged
-in Python rather than by the native examiner ``rewards._quote`` (what each kernel gains).
 Also printed: the six registered rewards as GRPOTrainer calls them (``completion_ids``
 re-decoded with a tokenizer; plain and gated), against how they ran before the batch was
 decoded once and the gated components reused the weighted reward's scores; and where the time
@@ -48,16 +44,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from citation_targets import hotpot_rows  # noqa: E402  (benchmarks/ is the script's folder)
-from data.corruptions import corrupt, retypeset_quotes  # noqa: E402
-from data.format import build_prompt, parse_completion  # noqa: E402
-from data.schema import source_texts  # noqa: E402
-from data.targets import oracle_completion  # noqa: E402
-import data.format  # noqa: E402
-import data.language  # noqa: E402
-from rewards import citation_reward, format_reward, language_reward  # noqa: E402
-from rewards.align import smith_waterman  # noqa: E402
-from rewards.base import parse_cached  # noqa: E402
-from rewards.text import clear_caches  # noqa: E402
+from pleias_rl.data.corruptions import corrupt, retypeset_quotes  # noqa: E402
+from pleias_rl.data.format import build_prompt, parse_completion  # noqa: E402
+from pleias_rl.data.schema import source_texts  # noqa: E402
+from pleias_rl.data.targets import oracle_completion  # noqa: E402
+import pleias_rl.data.format  # noqa: E402
+import pleias_rl.data.language  # noqa: E402
+from pleias_rl.rewards import citation_reward, format_reward, language_reward  # noqa: E402
+from pleias_rl.rewards.align import smith_waterman  # noqa: E402
+from pleias_rl.rewards.base import parse_cached  # noqa: E402
+from pleias_rl.rewards.text import clear_caches  # noqa: E402
 
 GROUP_SIZE = 8
 THREE_REWARDS = (citation_reward, format_reward, language_reward)
@@ -154,35 +150,31 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
     """Microseconds per completion of the three rewards as stage after stage is memoised
     (its results computed once beforehand, so it costs ~0): parsing, rapidfuzz's fuzzy
     alignment, language identification (the classifier in use), then the whole examination
-    of each distinct quote (alignment, number checks, found-in, verdict, RAG-Eval SW; native or
-    Python, whichever runs). The last line is what the rest of the reward code costs alone:
+    of each distinct quote (alignment, number checks, found-in, verdict, RAG-Eval SW). The last line is what the rest of the reward code costs alone:
     judging refs, context, language and format checks, the TRL call path.
 
     >>> [name for name, _ in stage_breakdown(build_groups(hotpot_rows(2)), 0.01)][-1]
     '  + quote examination memoised'
     """
-    import rewards.align
-    import rewards.citation
+    import pleias_rl.rewards.align
+    import pleias_rl.rewards.citation
 
-    classify = data.language._classifier()
-    examine = _Memo(rewards.citation.CitationReward._examine)
-    aligner = SimpleNamespace(partial_ratio_alignment=_Memo(rewards.align.fuzz.partial_ratio_alignment),
-                              partial_ratio=rewards.citation.fuzz.partial_ratio)
+    classify = pleias_rl.data.language._classifier()
+    examine = _Memo(pleias_rl.rewards.citation.CitationReward.examine)
+    aligner = SimpleNamespace(partial_ratio_alignment=_Memo(pleias_rl.rewards.align.fuzz.partial_ratio_alignment),
+                              partial_ratio=pleias_rl.rewards.citation.fuzz.partial_ratio)
 
-    def memoise_alignment(patches: ExitStack) -> None:  # in the reference and in a native examiner
-        patches.enter_context(mock.patch.object(rewards.align, "fuzz", aligner))
-        patches.enter_context(mock.patch.object(rewards.citation, "fuzz", aligner))
-        if citation_reward.backend == "native":  # it holds the functions it was built with
-            patches.enter_context(mock.patch.object(citation_reward, "_native", rewards.citation.native_examiner(
-                citation_reward.settings)))
+    def memoise_alignment(patches: ExitStack) -> None:
+        patches.enter_context(mock.patch.object(pleias_rl.rewards.align, "fuzz", aligner))
+        patches.enter_context(mock.patch.object(pleias_rl.rewards.citation, "fuzz", aligner))
 
     steps = (("every stage computed", None, True),
              ("  parsing memoised", None, False),
              ("  + fuzzy alignment memoised", memoise_alignment, False),
              ("  + language identification memoised", lambda patches: patches.enter_context(
-                 mock.patch.object(data.language, "_classifier", lambda memo=_Memo(classify): memo)), False),
+                 mock.patch.object(pleias_rl.data.language, "_classifier", lambda memo=_Memo(classify): memo)), False),
              ("  + quote examination memoised", lambda patches: patches.enter_context(mock.patch.object(
-                 rewards.citation.CitationReward, "_examine",
+                 pleias_rl.rewards.citation.CitationReward, "examine",
                  lambda reward, quote, source_id, context: examine(  # keyed on what it reads
                      reward, quote, source_id, _ExamineKey(context.sources, context.folded, context.folded_query)))),
               False))
@@ -210,7 +202,7 @@ def pleias_reference_sw(quote: str, source: str) -> float:
 def pleias_reference_alignment(quote: str, source: str) -> tuple[float, str, str]:
     """Smith-Waterman the way Pleias RAG-Eval runs it: a full numpy score matrix filled by a
     Python double loop, then a traceback that rebuilds both aligned texts (``#`` marks a gap).
-    Same score as :func:`rewards.align.smith_waterman`, which keeps two rows and no traceback.
+    Same score as :func:`pleias_rl.rewards.align.smith_waterman`, which keeps two rows and no traceback.
 
     >>> pleias_reference_alignment("runs between Chester and", "It runs between Shotwick and Helsby.")
     (0.625, 'runs between chester and', 'runs between shotwick and')
@@ -281,7 +273,7 @@ def baseline(align: Callable[[str, str], float]) -> Callable[[Group], None]:
 def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, float]]:
     """Completions/s of the six registered rewards called as GRPOTrainer calls them: TRL's
     text (special tokens skipped) plus ``completion_ids``, re-decoded by each reward with the
-    tokenizer (:func:`rl.tiny.build_tiny_tokenizer`: byte-level BPE, the Pleias tokens special);
+    tokenizer (:func:`pleias_rl.rl.tiny.build_tiny_tokenizer`: byte-level BPE, the Pleias tokens special);
     then the gated weighted reward with its six components (``gate_rewards: true``). Each is
     measured with the batch decoded once and scored once, as now, and as a baseline the way the
     rewards ran before (each decoding the batch; the components scoring it again).
@@ -291,9 +283,9 @@ def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, flo
     """
     import tempfile
 
-    import rewards.base
-    from rewards.registry import WeightedReward, build_rewards
-    from rl.tiny import build_tiny_tokenizer
+    import pleias_rl.rewards.base
+    from pleias_rl.rewards.registry import WeightedReward, build_rewards
+    from pleias_rl.rl.tiny import build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer(tempfile.mkdtemp())
     batches = []
@@ -305,9 +297,9 @@ def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, flo
     weighted = WeightedReward(None, tokenizer=tokenizer)
 
     def decoding_again(reward: Callable[..., list]) -> Callable[..., list]:
-        """``reward`` as rewards ran before :func:`rewards.base.decode_kept`: decoding itself."""
+        """``reward`` as rewards ran before :func:`pleias_rl.rewards.base.decode_kept`: decoding itself."""
         def call(**kwargs: Any) -> list:
-            rewards.base._last_decoded.clear()
+            pleias_rl.rewards.base._last_decoded.clear()
             return reward(**kwargs)
         return call
 
@@ -385,27 +377,14 @@ def main(argv: list[str] | None = None) -> int:
                           ("citation+format+language", THREE_REWARDS)):
         cpu, wall = _throughput(lambda group: score_group(rewards, group), groups, args.seconds)
         rows.append((name, cpu, wall))
-    with mock.patch.object(data.language, "_classifier", lambda: data.language._identifier().classify):
-        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
-    rows.append(("  same, language ID in py3langid", cpu, wall))
-    with mock.patch.object(data.format, "_SCAN", None):
-        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
-    rows.append(("  same, parsing in Python", cpu, wall))
-    with mock.patch.object(citation_reward, "_native", None):
-        cpu, wall = _throughput(lambda group: score_group(THREE_REWARDS, group), groups, args.seconds)
-    rows.append(("  same, quotes judged in Python", cpu, wall))
     lean_cpu, lean_wall = _throughput(baseline(smith_waterman), groups, args.seconds)
     rows.append(("RAG-Eval, lean pure-Python SW", lean_cpu, lean_wall))
     reference_cpu, reference_wall = _throughput(baseline(pleias_reference_sw), groups, args.seconds)
     rows.append(("RAG-Eval, Pleias-style SW", reference_cpu, reference_wall))
-    print(f"language identification: {data.language.language_backend()} (data._langid); parsing of "
-          f"clean completions: {data.format.parser_backend()} (data._parse); quote judging: "
-          f"{citation_reward.backend} (rewards._quote). The rows below the three rewards run "
-          "py3langid, the Python parser, then the Python quote judging, instead\n")
     print(f"{'scorer':<34}{'completions/s (CPU)':>20}{'(wall)':>10}")
     for name, cpu, wall in rows:
         print(f"{name:<34}{cpu:>20,.0f}{wall:>10,.0f}")
-    combined = rows[3][1]
+    combined = rows[3][1]  # citation+format+language
     ratio = combined / reference_cpu
     print(f"\nthree rewards vs Pleias-style SW baseline: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x); "
           f"vs our lean pure-Python SW: {combined / lean_cpu:.1f}x")

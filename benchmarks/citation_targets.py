@@ -1,7 +1,7 @@
 """Citation reward targets (issue #2) on examples built from the shipped real HotpotQA records.
 
-Honest completions quote the gold supporting sentences (:func:`data.targets.oracle_completion`);
-corrupted ones come from :func:`data.corruptions.citation_cases`. Prints the mean citation score
+Honest completions quote the gold supporting sentences (:func:`pleias_rl.data.targets.oracle_completion`);
+corrupted ones come from :func:`pleias_rl.data.corruptions.citation_cases`. Prints the mean citation score
 per category next to its target and exits non-zero if a target is missed.
 
     python benchmarks/citation_targets.py [--limit 100] [--seed 0]
@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping, Sequence
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from data.corruptions import citation_cases  # noqa: E402
-from data.readers import read_hotpotqa  # noqa: E402
-from rewards.citation import CitationReward  # noqa: E402
+from pleias_rl.data.corruptions import citation_cases  # noqa: E402
+from pleias_rl.data.readers import read_hotpotqa  # noqa: E402
+from pleias_rl.rewards.citation import CitationReward  # noqa: E402
 
 SAMPLE = REPO / "data" / "samples" / "raw" / "hotpotqa_train_sample100.json"
 HONEST = ("honest_trivial", "honest_full", "honest_elided", "honest_long", "honest_typography")

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from data.format import format_ref, render_completion
-from data.language import language_name
-from rewards.language import language_reward
+from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.data.language import language_name
+from pleias_rl.rewards.language import language_reward
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "language_sentences.json"
 LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "it", "es", "pl", "pt", "la")

@@ -360,7 +360,7 @@ class TransformersBackend(LLMBackend):
     - ``keep_special_tokens``: decode with the special tokens (needed for Pleias outputs);
       defaults to True for string prompts and False for chat messages.
 
-    >>> import tempfile; from pathlib import Path; from rl.tiny import build_tiny_model
+    >>> import tempfile; from pathlib import Path; from pleias_rl.rl.tiny import build_tiny_model
     >>> backend = TransformersBackend(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest"))
     >>> isinstance(backend.complete("<|query_start|>Who?", max_tokens=4, seed=0), str)
     True
@@ -392,7 +392,7 @@ class TransformersBackend(LLMBackend):
     def load(self) -> tuple[Any, Any]:
         """The model (moved to ``device``, in eval mode) and its tokenizer, loaded on first call.
 
-        >>> import tempfile; from pathlib import Path; from rl.tiny import build_tiny_model
+        >>> import tempfile; from pathlib import Path; from pleias_rl.rl.tiny import build_tiny_model
         >>> model, tokenizer = TransformersBackend(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")).load()
         >>> model.training, tokenizer.eos_token
         (False, '<|end_of_text|>')

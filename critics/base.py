@@ -64,7 +64,7 @@ class Issue:
     >>> Issue("typo", "x")
     Traceback (most recent call last):
     ...
-    ValueError: unknown failure kind 'typo'; see critics.base.FAILURE_KINDS
+    ValueError: unknown failure kind 'typo'; see pleias_rl.critics.base.FAILURE_KINDS
     """
 
     kind: str
@@ -75,7 +75,7 @@ class Issue:
 
     def __post_init__(self) -> None:
         if self.kind not in FAILURE_KINDS:
-            raise ValueError(f"unknown failure kind {self.kind!r}; see critics.base.FAILURE_KINDS")
+            raise ValueError(f"unknown failure kind {self.kind!r}; see pleias_rl.critics.base.FAILURE_KINDS")
         if self.severity not in ("error", "warning"):
             raise ValueError(f"severity must be 'error' or 'warning', got {self.severity!r}")
 

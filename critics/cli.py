@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from data.schema import BadLine, read_jsonl
-from critics.backends import BackendUnavailable, LLMBackend, make_backend
-from critics.base import Critic
-from critics.loop import CritiqueLoop, LoopSettings, Policy
+from pleias_rl.data.schema import BadLine, read_jsonl
+from pleias_rl.critics.backends import BackendUnavailable, LLMBackend, make_backend
+from pleias_rl.critics.base import Critic
+from pleias_rl.critics.loop import CritiqueLoop, LoopSettings, Policy
 
 DEFAULTS: dict[str, Any] = {
     "critics": None, "max_rounds": 3, "regenerate": True, "accept_on_critic_error": False,
@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "sync": "example", "rules": {}, "llm": None, "llm_params": {}, "policy": None, "policy_params": {},
 }
 """Recipe keys and their defaults (``llm`` and ``policy`` are backend specs, see
-:func:`critics.backends.make_backend`; ``api_key_env`` in a spec names the variable holding
+:func:`pleias_rl.critics.backends.make_backend`; ``api_key_env`` in a spec names the variable holding
 the key)."""
 
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pleias-rl critique", description=__doc__.split("\n\n")[0])
     parser.add_argument("input", help="JSONL of RAG examples, with a completion (or use a policy)")
     parser.add_argument("--out-dir", required=True, help="output directory (resumed if it exists)")
-    parser.add_argument("--config", help="YAML recipe (configs/critic/*.yaml)")
+    parser.add_argument("--config", help="YAML recipe: a path or a shipped name (critic/rules, critic/openai)")
     parser.add_argument("--critics", help="critic order, comma-separated (default: rules[,llm])")
     parser.add_argument("--max-rounds", type=int, help="revisions per example (default 3)")
     parser.add_argument("--batch-size", type=int, help="examples processed together (default 8)")
@@ -79,6 +79,9 @@ def load_config(path: str | None) -> dict[str, Any]:
         return config
     import yaml
 
+    from pleias_rl.data.resources import config_path
+
+    path = str(config_path(path))
     loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(loaded, dict):
         raise ValueError(f"{path}: a critic recipe must be a mapping")
@@ -140,7 +143,7 @@ def build_critics(config: Mapping[str, Any]) -> tuple[list[Critic], list[LLMBack
     >>> [c.name for c in build_critics(load_config(None))[0]]
     ['rules']
     """
-    from critics.rules import RuleCritic
+    from pleias_rl.critics.rules import RuleCritic
 
     names = config["critics"] or (["rules", "llm"] if config["llm"] else ["rules"])
     critics: list[Critic] = []
@@ -151,7 +154,7 @@ def build_critics(config: Mapping[str, Any]) -> tuple[list[Critic], list[LLMBack
         elif name == "llm":
             if not config["llm"]:
                 raise ValueError("critic 'llm' needs an LLM backend (--llm-url or 'llm:' in the recipe)")
-            from critics.llm import LLMCritic
+            from pleias_rl.critics.llm import LLMCritic
 
             backend = backend_from_spec(config["llm"])
             backends.append(backend)
@@ -214,8 +217,8 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
     """
     from tqdm import tqdm
 
-    from critics.output import OutputDir
-    from critics.report import write_report
+    from pleias_rl.critics.output import OutputDir
+    from pleias_rl.critics.report import write_report
 
     critics, backends = build_critics(config)
     policy = None

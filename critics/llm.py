@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Sequence
 
-from data.format import ParsedCompletion
-from data.schema import source_texts
-from critics.backends import BackendError, LLMBackend
-from critics.base import Critic, Issue, Verdict
-from critics.rules import with_answer
-from rewards.base import parse_cached
+from pleias_rl.data.format import ParsedCompletion
+from pleias_rl.data.schema import source_texts
+from pleias_rl.critics.backends import BackendError, LLMBackend
+from pleias_rl.critics.base import Critic, Issue, Verdict
+from pleias_rl.critics.rules import with_answer
+from pleias_rl.rewards.base import parse_cached
 
 LLM_KINDS: tuple[str, ...] = ("unsupported_claim", "self_contradiction", "off_question", "wrong_answer")
 """Failure kinds the LLM critic may report (the rest is the rule critic's job)."""
@@ -147,12 +147,12 @@ def _issue(item: object, parsed: ParsedCompletion, failed: bool) -> Issue:
 
 
 class LLMCritic(Critic):
-    """Ask a stronger model (any :class:`~critics.backends.LLMBackend`) to judge the answer.
+    """Ask a stronger model (any :class:`~pleias_rl.critics.backends.LLMBackend`) to judge the answer.
 
     ``params`` are generation parameters (default: greedy, 768 tokens). A completion without
     an answer is not sent (the rule critic reports it).
 
-    >>> from critics.backends import EchoBackend
+    >>> from pleias_rl.critics.backends import EchoBackend
     >>> class Canned(EchoBackend):
     ...     def complete(self, request, **params):
     ...         return '{"critique": "fine", "verdict": "pass", "issues": [], "revision": null}'

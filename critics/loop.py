@@ -5,10 +5,10 @@ policy model) is judged by the critics in order (rules first; a later critic onl
 the earlier ones passed). A failing completion is revised — the failing critic's own revision,
 or else the policy regenerating with the critique as feedback — and every revision is judged
 again by ALL the critics; it is accepted only when it passes, after at most ``max_rounds``
-revisions. Every failure found is recorded with a kind of :data:`critics.base.FAILURE_KINDS`.
+revisions. Every failure found is recorded with a kind of :data:`pleias_rl.critics.base.FAILURE_KINDS`.
 
 Examples are processed in batches so a remote critic or policy can keep several requests in
-flight; results are written per example by :class:`critics.output.OutputDir`.
+flight; results are written per example by :class:`pleias_rl.critics.output.OutputDir`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from data.format import build_prompt
-from data.schema import row_completion, source_texts
-from critics.backends import BackendError, LLMBackend
-from critics.base import Critic, Verdict
-from critics.rules import EXPLAIN_CACHE
-from rewards.base import Reward
-from rewards.language import expected_language
-from rewards.registry import get_reward
+from pleias_rl.data.format import build_prompt
+from pleias_rl.data.schema import row_completion, source_texts
+from pleias_rl.critics.backends import BackendError, LLMBackend
+from pleias_rl.critics.base import Critic, Verdict
+from pleias_rl.critics.rules import EXPLAIN_CACHE
+from pleias_rl.rewards.base import Reward
+from pleias_rl.rewards.language import expected_language
+from pleias_rl.rewards.registry import get_reward
 
 REPORTED_REWARDS: tuple[str, ...] = ("citation", "format", "language", "answer", "source_f1", "refusal")
 """Rewards measured on each example before and after the loop (means go to report.md)."""
@@ -35,12 +35,12 @@ FEEDBACK_HEADER = "A previous answer to this question was rejected for these pro
 class Policy:
     """The model whose outputs are critiqued: generates and regenerates with feedback.
 
-    Any :class:`~critics.backends.LLMBackend` given a raw Pleias prompt string (an
-    OpenAI-compatible backend in ``mode="text"``, or a :class:`~critics.backends.TransformersBackend`).
+    Any :class:`~pleias_rl.critics.backends.LLMBackend` given a raw Pleias prompt string (an
+    OpenAI-compatible backend in ``mode="text"``, or a :class:`~pleias_rl.critics.backends.TransformersBackend`).
     Regeneration appends the critique to the query and rebuilds the prompt
-    (:func:`data.format.build_prompt`), since the Pleias format has no feedback slot.
+    (:func:`pleias_rl.data.format.build_prompt`), since the Pleias format has no feedback slot.
 
-    >>> from critics.backends import EchoBackend
+    >>> from pleias_rl.critics.backends import EchoBackend
     >>> Policy(EchoBackend()).feedback_prompt({"query": "Who?", "sources": ["Ann."]}, "1. [format] x").splitlines()[0]
     '<|query_start|>Who?'
     """
@@ -122,8 +122,8 @@ class ExampleResult:
 class CritiqueLoop:
     """Run critics and revisions over batches of rows.
 
-    >>> from critics.rules import RuleCritic
-    >>> from data.format import render_completion
+    >>> from pleias_rl.critics.rules import RuleCritic
+    >>> from pleias_rl.data.format import render_completion
     >>> row = {"id": "a", "query": "Where does the A5117 end?", "prompt": "P",
     ...        "sources": ["The A5117 is a road. It runs between Shotwick and Helsby."]}
     >>> bad = render_completion(language="English", query_analysis="Easy.", query_report="Trivial",

@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from data.schema import write_jsonl_line
-from critics.loop import ExampleResult
+from pleias_rl.data.schema import write_jsonl_line
+from pleias_rl.critics.loop import ExampleResult
 
 OUTPUT_FILES: tuple[str, ...] = ("sft.jsonl", "preferences.jsonl", "failures.jsonl")
 """The data files, in the order they are written for each example."""

@@ -12,8 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from critics.base import FAILURE_KINDS
-from critics.output import LEDGER, read_rows
+from pleias_rl.critics.base import FAILURE_KINDS
+from pleias_rl.critics.output import LEDGER, read_rows
 
 CHART = "report.png"
 """File name of the chart written next to ``report.md``."""

@@ -1,6 +1,6 @@
 """The rule critic: deterministic checks built on the rewards' diagnostics, with repairs.
 
-Detected (kind from :data:`critics.base.FAILURE_KINDS`): misquotes, wrong sources, changed
+Detected (kind from :data:`pleias_rl.critics.base.FAILURE_KINDS`): misquotes, wrong sources, changed
 numbers, quotes from the query, badly shaped quotes (too short, source dump, duplicate, out of
 order), invalid refs, answers without citations, format faults, language mismatches, wrong and
 missed refusals, and gold answer mismatches (where the row has gold).
@@ -14,10 +14,10 @@ Repaired where a rule can do it exactly:
 - a too-short quote: widened to its sentence; a source dump: cut to the sentence of the source
   closest to the claim; out-of-order fragments: put back in source order;
 - format faults and a wrong language line: the completion is rebuilt with
-  :func:`data.format.render_completion` from its own sections (a full path missing its middle
+  :func:`pleias_rl.data.format.render_completion` from its own sections (a full path missing its middle
   sections falls back to the Trivial path);
 - a wrong or missed refusal, a wrong answer, an answer without citations, a truncated or looping
-  answer: replaced by the oracle completion (:func:`data.targets.oracle_completion`) when the
+  answer: replaced by the oracle completion (:func:`pleias_rl.data.targets.oracle_completion`) when the
   row has gold evidence; otherwise no revision (the loop asks the policy to regenerate).
 
 Every revision is re-verified by the loop; the repairs are built to score citation = format = 1.0.
@@ -30,19 +30,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from data.format import (QUERY_REPORT_LABELS, SOURCE_REPORT_LABELS, TRIVIAL_SKIPPED, Citation,
+from pleias_rl.data.format import (QUERY_REPORT_LABELS, SOURCE_REPORT_LABELS, TRIVIAL_SKIPPED, Citation,
                          ParsedCompletion, format_ref, neutralise, render_completion)
-from data.language import language_name
-from data.schema import source_texts
-from data.targets import SENTENCE_BREAK, oracle_completion, sentences, supporting_evidence
-from critics.base import Critic, Issue, Verdict
-from rewards.align import align_quote
-from rewards.base import Reward, Score, parse_cached
-from rewards.citation import CitationReward, CitationSettings
-from rewards.format import FormatReward
-from rewards.gold import AnswerReward, RefusalReward, is_refusal
-from rewards.language import LanguageReward, expected_language
-from rewards.text import fold
+from pleias_rl.data.language import language_name
+from pleias_rl.data.schema import source_texts
+from pleias_rl.data.targets import SENTENCE_BREAK, oracle_completion, sentences, supporting_evidence
+from pleias_rl.critics.base import Critic, Issue, Verdict
+from pleias_rl.rewards.align import align_quote
+from pleias_rl.rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.citation import CitationReward, CitationSettings
+from pleias_rl.rewards.format import FormatReward
+from pleias_rl.rewards.gold import AnswerReward, RefusalReward, is_refusal
+from pleias_rl.rewards.language import LanguageReward, expected_language
+from pleias_rl.rewards.text import fold
 
 REF_VERDICT_KINDS: dict[str, str] = {
     "fuzzy": "misquote", "paraphrase": "misquote", "fabricated": "misquote",
@@ -76,7 +76,7 @@ class ExplainCache:
     after); rewards are pure, so each (reward, text, row) is computed once. Entries hold the
     row itself, so a recycled ``id()`` never returns another row's result.
 
-    >>> from rewards.format import FormatReward
+    >>> from pleias_rl.rewards.format import FormatReward
     >>> cache, row = ExplainCache(), {}
     >>> cache.explain(FormatReward(), "x", row) is cache.explain(FormatReward(), "x", row)
     True
@@ -339,7 +339,7 @@ def word_bounds(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def sentence_bounds(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """Widen a span to the sentence(s) containing it (sentence ends as :data:`data.targets.SENTENCE_BREAK`).
+    """Widen a span to the sentence(s) containing it (sentence ends as :data:`pleias_rl.data.targets.SENTENCE_BREAK`).
 
     >>> text = "The A5117 is a road. It runs between Shotwick and J. Smith's Helsby. It is short."
     >>> text[slice(*sentence_bounds(text, (30, 40)))]

@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from data.exercises import reorder_sources
-from data.format import SPECIAL_TOKENS, build_prompt
-from data.readers import sentence_segments
-from data.schema import source_texts
+from pleias_rl.data.exercises import reorder_sources
+from pleias_rl.data.format import SPECIAL_TOKENS, build_prompt
+from pleias_rl.data.readers import sentence_segments
+from pleias_rl.data.schema import source_texts
 
 TokenCounter = Callable[[str], int]
 """``count(text) -> number of tokens``."""

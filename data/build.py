@@ -1,10 +1,10 @@
 """Build RAG training and evaluation sets: read, split, exercise, fit the budget, write.
 
-The pipeline streams: records are read one at a time (:func:`data.readers.iter_records` or a
+The pipeline streams: records are read one at a time (:func:`pleias_rl.data.readers.iter_records` or a
 Hub dataset in streaming mode), turned into rows, filtered by split, passed through the
-adversarial exercises (:mod:`data.exercises`), fitted to the token budget
-(:mod:`data.budget`), given their ``prompt`` (and, for SFT sets, an oracle ``completion`` from
-:mod:`data.targets`), and written line by line. Everything is deterministic for a seed.
+adversarial exercises (:mod:`pleias_rl.data.exercises`), fitted to the token budget
+(:mod:`pleias_rl.data.budget`), given their ``prompt`` (and, for SFT sets, an oracle ``completion`` from
+:mod:`pleias_rl.data.targets`), and written line by line. Everything is deterministic for a seed.
 
 A malformed record is reported as ``file:line: problem`` and skipped or stops the build
 (``on_error``); rows that cannot fit the budget are skipped and reported the same way; the
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from data.budget import DEFAULT_PROMPT_TOKENS, BudgetError, TokenCounter, estimate_tokens, fit_to_budget
-from data.exercises import ExerciseOptions, ExerciseRunner
-from data.format import build_prompt
-from data.readers import RecordError, convert_record, iter_records, quotable_pieces
-from data.schema import BadLine, source_texts, write_jsonl_line
+from pleias_rl.data.budget import DEFAULT_PROMPT_TOKENS, BudgetError, TokenCounter, estimate_tokens, fit_to_budget
+from pleias_rl.data.exercises import ExerciseOptions, ExerciseRunner
+from pleias_rl.data.format import build_prompt
+from pleias_rl.data.readers import RecordError, convert_record, iter_records, quotable_pieces
+from pleias_rl.data.schema import BadLine, source_texts, write_jsonl_line
 
 OUTPUT_FORMATS: tuple[str, ...] = ("jsonl", "parquet", "dataset")
 """Output kinds: JSON Lines, Parquet, or a ``datasets`` directory (``save_to_disk``)."""
@@ -46,7 +46,7 @@ class BuildError(RuntimeError):
 class BuildOptions:
     """Everything that decides the rows a build writes.
 
-    ``dataset``: ``auto`` or a name of :data:`data.readers.DATASETS`; ``split``: ``all``, or
+    ``dataset``: ``auto`` or a name of :data:`pleias_rl.data.readers.DATASETS`; ``split``: ``all``, or
     ``train``/``heldout`` by a hash of each record's id (``heldout_fraction`` of records are
     held out, so the two splits never share a source record); ``sft``: add the oracle
     ``completion`` and keep only rows with supporting evidence; ``max_prompt_tokens``:
@@ -197,7 +197,7 @@ def _finish(where: str, row: dict[str, Any], options: BuildOptions,
             return None
     row["prompt"] = build_prompt(row["query"], source_texts(row["sources"]))
     if options.sft:
-        from data.targets import oracle_completion, supporting_evidence
+        from pleias_rl.data.targets import oracle_completion, supporting_evidence
 
         row = with_quotable_evidence(row)
         if not row["answerable"] or not supporting_evidence(row):
@@ -209,7 +209,7 @@ def _finish(where: str, row: dict[str, Any], options: BuildOptions,
 
 def with_quotable_evidence(row: dict[str, Any]) -> dict[str, Any]:
     """``row`` with its supporting sentences split into quotable pieces
-    (:func:`data.readers.quotable_pieces`), the evidence an SFT target quotes.
+    (:func:`pleias_rl.data.readers.quotable_pieces`), the evidence an SFT target quotes.
 
     >>> row = {"answer": "Hall", "meta": {"supporting_sentences": [[1, "A b c. D e f."]]}}
     >>> with_quotable_evidence(row)["meta"]["supporting_sentences"]

@@ -12,9 +12,9 @@ import json
 import sys
 from typing import Any
 
-from data.budget import COMPLETION_TOKENS, CONTEXT_TOKENS, load_token_counter
-from data.exercises import DEFAULT_SEED, ExerciseOptions
-from data.readers import DATASETS
+from pleias_rl.data.budget import COMPLETION_TOKENS, CONTEXT_TOKENS, load_token_counter
+from pleias_rl.data.exercises import DEFAULT_SEED, ExerciseOptions
+from pleias_rl.data.readers import DATASETS
 
 USAGE_EXAMPLE = """example:
   pleias-rl data build --format hotpotqa --input hotpot_dev_distractor_v1.json --output dev.jsonl
@@ -96,7 +96,7 @@ def exercise_options(args: argparse.Namespace) -> ExerciseOptions:
         return ExerciseOptions.none(args.seed)
     translator = None
     if args.translate_url:
-        from data.translate import ChatTranslator
+        from pleias_rl.data.translate import ChatTranslator
 
         cache = args.translate_cache or f"{args.output.rstrip('/')}.translations.jsonl"
         translator = ChatTranslator(args.translate_url, args.translate_model, cache)
@@ -110,8 +110,8 @@ def exercise_options(args: argparse.Namespace) -> ExerciseOptions:
 
 def run_build(args: argparse.Namespace) -> int:
     """Run ``data build``; print problems and the summary to standard error."""
-    from data.build import BuildError, BuildOptions, BuildReport, build_rows, file_records, iter_hub_records, write_rows
-    from data.translate import TranslationError
+    from pleias_rl.data.build import BuildError, BuildOptions, BuildReport, build_rows, file_records, iter_hub_records, write_rows
+    from pleias_rl.data.translate import TranslationError
 
     if bool(args.input) == bool(args.hub):
         print("pleias-rl data build: give --input PATH (repeatable) or --hub NAME", file=sys.stderr)
@@ -148,7 +148,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Run ``data stats``: print the figures of a JSONL file."""
-    from data.stats import dataset_stats, format_stats
+    from pleias_rl.data.stats import dataset_stats, format_stats
 
     try:
         stats = dataset_stats(args.file, load_token_counter(args.tokenizer))

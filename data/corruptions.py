@@ -1,7 +1,7 @@
 """Deterministic corruptions of an honest completion's citations (reward tests, critic repairs).
 
 Each generator has the signature ``(completion, row, rng) -> str | None``: it rewrites the refs
-of an honest completion (e.g. :func:`data.targets.oracle_completion`) and returns the corrupted
+of an honest completion (e.g. :func:`pleias_rl.data.targets.oracle_completion`) and returns the corrupted
 completion, or ``None`` when the row offers nothing to corrupt that way (no number to change,
 no long source to dump). :func:`corrupt` looks one up by name with a seed, so the same
 arguments always give the same text. Everything else in the completion is left untouched.
@@ -13,9 +13,9 @@ import random
 import re
 from typing import Any, Callable, Mapping, Sequence
 
-from data.format import ELISION_MARKERS, Citation, format_ref, neutralise, parse_completion
-from data.schema import source_texts
-from data.targets import oracle_completion, sentences, supporting_evidence
+from pleias_rl.data.format import ELISION_MARKERS, Citation, format_ref, neutralise, parse_completion
+from pleias_rl.data.schema import source_texts
+from pleias_rl.data.targets import oracle_completion, sentences, supporting_evidence
 
 Corruption = Callable[[str, Mapping[str, Any], random.Random], "str | None"]
 

@@ -16,8 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from data.readers import sentence_segments
-from data.translate import Translator
+from pleias_rl.data.readers import sentence_segments
+from pleias_rl.data.translate import Translator
 
 DEFAULT_SEED = 1234
 """The build seed when none is given (two runs with the same arguments give the same rows)."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterable, Sequence
 
-from data.kernels import checked_kernel
 
 SPECIAL_TOKENS: tuple[str, ...] = (
     "<|query_start|>", "<|query_end|>", "<|source_start|>", "<|source_id|>", "<|source_end|>",
@@ -267,11 +266,6 @@ def parse_completion(text: object) -> ParsedCompletion:
     without a final ``<|end_of_text|>``, ``<ref name="<|source_id|>3">`` and ``<ref name="3">``,
     quotes spanning newlines and unclosed refs. Offsets refer to ``text`` as given.
 
-    A clean completion (no structural error, every ref canonical) is parsed by the native
-    scanner ``data._parse`` when it is built (:func:`parser_backend`); anything else, or
-    everything when it is not built, by :func:`parse_completion_reference`. Both give the
-    same result (property-tested); the scanner only takes what it can prove clean.
-
     >>> p = parse_completion('English<|language_end|>\\n<|query_analysis_start|>Easy.<|query_analysis_end|>'
     ...     '<|query_report_start|>Trivial<|query_report_end|>\\n'
     ...     '<|answer_start|>Helsby<ref name="<|source_id|>2">in Helsby</ref>.<|answer_end|><|end_of_text|>')
@@ -279,20 +273,6 @@ def parse_completion(text: object) -> ParsedCompletion:
     ('English', 'Trivial', 'Helsby<ref name="<|source_id|>2">in Helsby</ref>.', [])
     >>> p.citations[0].source_id, p.citations[0].quote, p.citations[0].claim
     (2, 'in Helsby', 'Helsby')
-    """
-    if _SCAN is not None and type(text) is str:
-        parsed = _SCAN(text)
-        if parsed is not None:
-            return parsed
-    return parse_completion_reference(text)
-
-
-def parse_completion_reference(text: object) -> ParsedCompletion:
-    """:func:`parse_completion` in Python, for any text: the reference of the native scanner.
-
-    >>> parse_completion_reference("English<|language_end|><|answer_start|>Hi").errors
-    ... # doctest: +ELLIPSIS
-    ['section answer is not closed (truncated output?)', 'missing section query_analysis', ...]
     """
     raw = text if isinstance(text, str) else ("" if text is None else str(text))
     parsed = ParsedCompletion(text=raw)
@@ -587,79 +567,3 @@ def special_tokens_in(text: str) -> Iterable[str]:
     for match in _TOKEN.finditer(text):
         if match.group(0) in known:
             yield match.group(0)
-
-
-SELF_CHECK_COMPLETIONS: tuple[str, ...] = (
-    '<|query_start|>Where?<|query_end|>\n<|source_start|><|source_id|>1 In Helsby.<|source_end|>\n'
-    '<|language_start|>\nEnglish<|language_end|>\n<|query_analysis_start|>Easy.<|query_analysis_end|>\n'
-    '<|query_report_start|>trivial.<|query_report_end|>\n<|answer_start|>Helsby\u2019s road. '
-    'It ends<ref name="<|source_id|>1">In\nHelsby</ref><ref name="<|source_id|>007">Helsby</ref>.'
-    '<|answer_end|> <|end_of_text|>\n',
-    'Fran\u00e7ais<|language_end|><|query_analysis_start|>Q<|query_analysis_end|>'
-    '<|query_report_start|>Answerable<|query_report_end|><|source_analysis_start|>S'
-    '<|source_analysis_end|><|source_report_start|>Basic<|source_report_end|><|draft_start|>D'
-    '<|draft_end|><|answer_start|>Oui : \u00e0 Paris<ref name="<|source_id|>2">\u00e0 Paris</ref>'
-    '<|answer_end|><|endoftext|>',
-)
-"""Clean completions the native scanner must parse exactly as the reference before it is used."""
-
-SELF_CHECK_UNCLEAN: tuple[str, ...] = (
-    "English<|language_end|><|answer_start|>Half an ans",
-    'English<|language_end|><|query_report_start|>Trivial<|query_report_end|>'
-    '<|answer_start|>A<ref name="1">b c d</ref><|answer_end|>',
-)
-"""Completions with a fault (truncated; a non-canonical ref) the scanner must leave to the reference."""
-
-Scan = Callable[[str], "ParsedCompletion | None"]
-
-
-def native_scanner() -> Scan | None:
-    """The native scanner's ``scan`` (``data._parse``, built at install), or ``None`` when it is
-    not built. It returns the :class:`ParsedCompletion` of a clean completion, else ``None``.
-
-    >>> scan = native_scanner()
-    >>> scan is None or scan(SELF_CHECK_COMPLETIONS[0]) == parse_completion_reference(SELF_CHECK_COMPLETIONS[0])
-    True
-    """
-    try:
-        from data._parse import Scanner
-    except ImportError:
-        return None
-    return Scanner(section_type=Section, citation_type=Citation, completion_type=ParsedCompletion,
-                   section_names=SECTIONS,
-                   token_roles={token: (_SECTION_RANK[name], opens)
-                                for token, (name, opens) in _SECTION_TOKENS.items()},
-                   eos_tokens=_EOS_TOKENS, query_labels=QUERY_REPORT_LABELS,
-                   source_labels=SOURCE_REPORT_LABELS, short_path_labels=SHORT_PATH_LABELS,
-                   skippable=frozenset(_SECTION_RANK[name] for name in TRIVIAL_SKIPPED)).scan
-
-
-def scanner_agrees(scan: Scan) -> bool:
-    """True when ``scan`` parses :data:`SELF_CHECK_COMPLETIONS` as the reference does and leaves
-    :data:`SELF_CHECK_UNCLEAN` to it.
-
-    >>> scanner_agrees(lambda text: None)
-    False
-    """
-    return (all(scan(text) == parse_completion_reference(text) for text in SELF_CHECK_COMPLETIONS)
-            and all(scan(text) is None for text in SELF_CHECK_UNCLEAN))
-
-
-def _checked_scanner() -> Scan | None:
-    """The native scanner when built and agreeing with the reference, else ``None`` (with a
-    warning when it is built but disagrees: a stale build of an older parser)."""
-    return checked_kernel(native_scanner(), scanner_agrees,
-                          "data._parse disagrees with data.format: parsing in Python (slower); "
-                          "reinstall to rebuild it")
-
-
-_SCAN = _checked_scanner()
-
-
-def parser_backend() -> str:
-    """Which parser takes clean completions in this process: ``"native"`` or ``"python"``.
-
-    >>> parser_backend() in ("native", "python")
-    True
-    """
-    return "python" if _SCAN is None else "native"

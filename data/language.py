@@ -1,10 +1,7 @@
 """Language identification for queries and answers (py3langid, restricted to our languages).
 
 The py3langid model ships inside its wheel; it is loaded lazily, once per process, on the first
-call (about a second, numpy included). Its classifier then runs in the native kernel
-``data._langid`` (built from ``data/_langid.c`` at install; a few microseconds a call) when that
-kernel is built and agrees with py3langid on :data:`SELF_CHECK_TEXTS`, else in py3langid itself
-(tens of microseconds): :func:`language_backend` tells which. Refs are removed (quotes dropped)
+call (about a second, numpy included). Refs are removed (quotes dropped)
 before detecting, and text with fewer than :data:`MIN_LETTERS` letters gets a neutral ``None``
 rather than a coin flip.
 """
@@ -14,14 +11,12 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from array import array
 from functools import lru_cache
 from itertools import islice
 from typing import Any, Callable
 
-from data.format import SPECIAL_TOKENS, strip_refs
-from data.kernels import checked_kernel
-from data.schema import ISO_LANGUAGES
+from pleias_rl.data.format import SPECIAL_TOKENS, strip_refs
+from pleias_rl.data.schema import ISO_LANGUAGES
 
 DETECTABLE: tuple[str, ...] = tuple(ISO_LANGUAGES)
 """ISO 639-1 codes the detector chooses among (en fr de it es pl pt la nl)."""
@@ -63,21 +58,6 @@ def language_code(name_or_code: str | None) -> str | None:
     return _NAMES_TO_ISO.get(key)
 
 
-SELF_CHECK_TEXTS: tuple[str, ...] = (
-    "Where was the first modern Olympic Games held?",
-    "La ville est petite mais elle a une longue histoire.",
-    "Er wohnt seit vielen Jahren in Berlin.",
-    "La città si trova sulla riva del fiume.",
-    "El puerto fue construido en el siglo diecinueve.",
-    "Miasto leży nad rzeką i ma długą historię.",
-    "A cidade fica perto do rio e tem uma longa história.",
-    "Gallia est omnis divisa in partes tres.",
-    "De stad ligt aan de rivier.",
-    "THE ROAD RUNS BETWEEN SHOTWICK AND HELSBY.",
-    "Café, naïve façade — 1945-1949 ✓",
-)
-"""Texts the native classifier must classify as py3langid does before it is used."""
-
 Classify = Callable[[str], tuple[str, float]]
 
 
@@ -94,68 +74,10 @@ def _identifier() -> Any:
     return _IDENTIFIER[0]
 
 
-def native_classifier(identifier: Any) -> Classify | None:
-    """py3langid's ``classify`` (norm_probs) run by the native kernel on the identifier's own
-    model arrays, or ``None`` when the kernel is not built or cannot take this model.
-
-    >>> classify = native_classifier(_identifier())
-    >>> classify is None or classify("Quelle est la capitale de la France ?")[0] == "fr"
-    True
-    """
-    try:
-        import numpy
-        from data._langid import Model
-
-        model = Model(nextmove=identifier.tk_nextmove,
-                      rowbase=array("q", (row << 8 for row in identifier.tk_row)),
-                      output=array("i", identifier.tk_output),
-                      table=numpy.ascontiguousarray(identifier.nb_ptc, dtype=numpy.float32),
-                      prior=numpy.ascontiguousarray(identifier.nb_pc, dtype=numpy.float32))
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return None
-    codes = tuple(str(code) for code in identifier.nb_classes)
-
-    def classify(text: str) -> tuple[str, float]:
-        if text.isupper():  # as py3langid encodes its input
-            text = text.lower()
-        index, confidence = model.classify(unicodedata.normalize("NFC", text).encode("utf8", "surrogatepass"))
-        return codes[index], confidence
-
-    return classify
-
-
-def agrees_with(classify: Classify, reference: Classify, texts: tuple[str, ...] = SELF_CHECK_TEXTS) -> bool:
-    """True when ``classify`` gives ``reference``'s language and confidence (within 1e-4) on ``texts``.
-
-    >>> agrees_with(lambda text: ("en", 0.5), lambda text: ("en", 0.50001), ("a",))
-    True
-    >>> agrees_with(lambda text: ("en", 0.5), lambda text: ("fr", 0.5), ("a",))
-    False
-    """
-    for text in texts:
-        (code, confidence), (expected_code, expected_confidence) = classify(text), reference(text)
-        if code != expected_code or abs(confidence - float(expected_confidence)) > 1e-4:
-            return False
-    return True
-
-
 @lru_cache(maxsize=1)
 def _classifier() -> Classify:
-    """The classifier :func:`detect_language` uses: native when built and agreeing, else py3langid."""
-    identifier = _identifier()
-    native = checked_kernel(native_classifier(identifier),
-                            lambda classify: agrees_with(classify, identifier.classify),
-                            "data._langid disagrees with this py3langid version: using py3langid (slower)")
-    return identifier.classify if native is None else native
-
-
-def language_backend() -> str:
-    """Which classifier detects languages in this process: ``"native"`` or ``"py3langid"``.
-
-    >>> language_backend() in ("native", "py3langid")
-    True
-    """
-    return "py3langid" if _classifier() == _identifier().classify else "native"
+    """The classifier :func:`detect_language` uses: py3langid's, restricted to :data:`DETECTABLE`."""
+    return _identifier().classify
 
 
 def prose(text: str) -> str:

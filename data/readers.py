@@ -5,7 +5,7 @@ in the dataset's order), ``language``, ``answer`` (+ ``answer_aliases``), ``supp
 (1-based), ``answerable`` and ``meta``: ``dataset``, ``id``, ``type``, ``level``,
 ``supporting_sentences`` (``[[source_id, sentence], ...]``, the gold evidence quoted by
 warm-start targets, each sentence a literal substring of its source), ``exercises`` (names of
-the adversarial exercises applied, filled by :mod:`data.exercises`) and ``translation``.
+the adversarial exercises applied, filled by :mod:`pleias_rl.data.exercises`) and ``translation``.
 Every row has the same keys and value types, so a file of rows loads with
 ``datasets.load_dataset("json", ...)``.
 
@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from data.schema import BadLine, RowError, gold_answers, source_texts, validate_row
+from pleias_rl.data.schema import BadLine, RowError, gold_answers, source_texts, validate_row
 
 DATASETS: tuple[str, ...] = ("hotpotqa", "2wiki", "musique", "rag-jsonl")
 """Dataset names accepted by ``--format`` (``auto`` detects it from the first record)."""
@@ -299,12 +299,12 @@ def rag_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def query_language(query: str) -> str:
-    """ISO 639-1 code of a query (:func:`data.language.detect_language`), ``"en"`` when unsure.
+    """ISO 639-1 code of a query (:func:`pleias_rl.data.language.detect_language`), ``"en"`` when unsure.
 
     >>> query_language("Quelle est la capitale de la France ?")
     'fr'
     """
-    from data.language import detect_language
+    from pleias_rl.data.language import detect_language
 
     return detect_language(query)[0] or "en"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from data.format import build_prompt, strip_prompt
+from pleias_rl.data.format import build_prompt, strip_prompt
 
 ISO_LANGUAGES: dict[str, str] = {
     "en": "English", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish",

@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from data.budget import TokenCounter, estimate_tokens
-from data.format import build_prompt
-from data.schema import BadLine, read_jsonl, source_texts
+from pleias_rl.data.budget import TokenCounter, estimate_tokens
+from pleias_rl.data.format import build_prompt
+from pleias_rl.data.schema import BadLine, read_jsonl, source_texts
 
 PERCENTILES: tuple[int, ...] = (50, 90, 99, 100)
 """Percentiles of prompt tokens reported (100 is the maximum)."""

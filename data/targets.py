@@ -1,8 +1,8 @@
 """Oracle completions: well-formed Pleias outputs that quote the gold evidence literally.
 
-Built only with :func:`data.format.render_completion` and :func:`data.format.format_ref` from a
+Built only with :func:`pleias_rl.data.format.render_completion` and :func:`pleias_rl.data.format.format_ref` from a
 row's ``meta.supporting_sentences`` (``[[source_id, sentence], ...]``, see
-:mod:`data.readers`). They are warm-start SFT targets and the honest examples the citation
+:mod:`pleias_rl.data.readers`). They are warm-start SFT targets and the honest examples the citation
 reward is measured on: every target scores citation 1.0 and format 1.0.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from data.format import format_ref, neutralise, render_completion
-from data.schema import ISO_LANGUAGES, gold_answers, source_texts
+from pleias_rl.data.format import format_ref, neutralise, render_completion
+from pleias_rl.data.schema import ISO_LANGUAGES, gold_answers, source_texts
 
 ELISION = " (…) "
 """The marker :func:`elide_sentence` puts between kept fragments."""

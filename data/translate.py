@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from data.schema import ISO_LANGUAGES, write_jsonl_line
+from pleias_rl.data.schema import ISO_LANGUAGES, write_jsonl_line
 
 Translator = Callable[[str, str], str]
 """``translator(text, iso_language) -> translated text``."""

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from data.schema import BadLine, read_jsonl
+from pleias_rl.data.schema import BadLine, read_jsonl
 
 SUMMARY_FILE = "summary.json"
 """Name of the summary inside an output directory."""
@@ -90,8 +90,8 @@ def build_judge(args: argparse.Namespace, out_dir: Path) -> Any:
     >>> build_judge(build_parser().parse_args(["--generations", "g", "--out-dir", "o"]), Path("o")) is None
     True
     """
-    from critics.backends import OpenAIBackend, TransformersBackend
-    from evaluation.judge import Judge, JudgeCache
+    from pleias_rl.critics.backends import OpenAIBackend, TransformersBackend
+    from pleias_rl.evaluation.judge import Judge, JudgeCache
 
     if args.judge_url and args.judge_local:
         raise SystemExit("pleias-rl eval: give --judge-url or --judge-local, not both")
@@ -115,7 +115,7 @@ def build_generator(args: argparse.Namespace) -> Any:
     >>> build_generator(args).name
     'endpoint'
     """
-    from evaluation.generate import (EndpointGenerator, GenerationSettings, TransformersGenerator,
+    from pleias_rl.evaluation.generate import (EndpointGenerator, GenerationSettings, TransformersGenerator,
                                      VLLMGenerator)
 
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
@@ -146,7 +146,7 @@ def read_rows(path: str, generations: bool, limit: int | None) -> tuple[list[tup
     (1, 2)
     >>> os.unlink(f.name)
     """
-    from evaluation.generate import load_generations
+    from pleias_rl.evaluation.generate import load_generations
 
     lines = load_generations(path) if generations else list(read_jsonl(path))
     rows = [(line, row) for line, row in lines if not isinstance(row, BadLine)]
@@ -156,8 +156,8 @@ def read_rows(path: str, generations: bool, limit: int | None) -> tuple[list[tup
 
 def run_compare(args: argparse.Namespace) -> int:
     """Write the side-by-side report (``report.md``) and ``compare.png`` of finished runs."""
-    from evaluation.plots import compare_plot
-    from evaluation.report import render_compare
+    from pleias_rl.evaluation.plots import compare_plot
+    from pleias_rl.evaluation.report import render_compare
 
     labels = args.labels.split(",") if args.labels else [Path(d).name for d in args.compare]
     if len(labels) != len(args.compare):
@@ -210,7 +210,7 @@ def check_generation_setup(args: argparse.Namespace, out_dir: Path) -> None:
 
 def generate_rows(args: argparse.Namespace, out_dir: Path) -> tuple[list[tuple[str, dict]], list[BadLine]]:
     """Generate (resuming) every dataset row not yet in ``generations.jsonl``; return keyed rows."""
-    from evaluation.generate import GenerationsFile, generate_missing, row_keys
+    from pleias_rl.evaluation.generate import GenerationsFile, generate_missing, row_keys
 
     rows, bad = read_rows(args.dataset, generations=False, limit=args.limit)
     check_generation_setup(args, out_dir)
@@ -231,9 +231,9 @@ def generate_rows(args: argparse.Namespace, out_dir: Path) -> tuple[list[tuple[s
 
 def run_eval(args: argparse.Namespace) -> int:
     """Generate (when needed), score, judge, and write summary, scores, report and plots."""
-    from critics.backends import BackendUnavailable
-    from evaluation.generate import row_keys
-    from evaluation.scoring import load_rewards, score_rows
+    from pleias_rl.critics.backends import BackendUnavailable
+    from pleias_rl.evaluation.generate import row_keys
+    from pleias_rl.evaluation.scoring import load_rewards, score_rows
 
     if args.model and not args.dataset:
         raise SystemExit("pleias-rl eval: --model needs --dataset FILE.jsonl")
@@ -264,10 +264,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def write_outputs(args: argparse.Namespace, out_dir: Path, records: Sequence[dict],
                   skipped: int, judge: Any) -> dict[str, Any]:
     """Write ``scores.jsonl``, ``summary.json``, the plots and ``report.md``; return the summary."""
-    from data.schema import write_jsonl_line
-    from evaluation.metrics import summarise
-    from evaluation.plots import write_run_plots
-    from evaluation.report import render_report
+    from pleias_rl.data.schema import write_jsonl_line
+    from pleias_rl.evaluation.metrics import summarise
+    from pleias_rl.evaluation.plots import write_run_plots
+    from pleias_rl.evaluation.report import render_report
 
     staging = out_dir / "scores.jsonl.tmp"
     with open(staging, "w", encoding="utf-8") as handle:
@@ -289,12 +289,12 @@ def write_outputs(args: argparse.Namespace, out_dir: Path, records: Sequence[dic
 def print_overview(summary: dict[str, Any], out_dir: Path) -> None:
     """Print the headline measures of a run to standard output.
 
-    >>> from evaluation.metrics import summarise
+    >>> from pleias_rl.evaluation.metrics import summarise
     >>> print_overview(summarise([{"rewards": {"format": 0.5}}]), Path("out"))
     evaluated 1 rows -> out
       reward:format            0.500
     """
-    from evaluation.report import fmt, headline
+    from pleias_rl.evaluation.report import fmt, headline
 
     print(f"evaluated {summary['n']} rows -> {out_dir}")
     for label, value in headline(summary["overall"]).items():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
-from data.schema import BadLine, read_jsonl, write_jsonl_line
+from pleias_rl.data.schema import BadLine, read_jsonl, write_jsonl_line
 
 GENERATIONS_FILE = "generations.jsonl"
 """Name of the generations file inside the output directory."""
@@ -165,10 +165,10 @@ class TransformersGenerator:
 
     ``model`` is a local directory or a hub id already cached (no download is attempted when
     ``HF_HUB_OFFLINE`` is set); ``gguf_file`` loads a GGUF checkpoint inside that directory. The
-    model is loaded by :class:`critics.backends.TransformersBackend`, on the GPU when there is one
+    model is loaded by :class:`pleias_rl.critics.backends.TransformersBackend`, on the GPU when there is one
     (checkpoint dtype) and in float32 on the CPU, unless ``device``/``dtype`` say otherwise.
 
-    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
     >>> model_dir = build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")
     >>> generator = TransformersGenerator(str(model_dir), GenerationSettings(max_new_tokens=4))
     >>> [(g.finish_reason in ("stop", "length"), g.completion_tokens <= 4)
@@ -188,8 +188,8 @@ class TransformersGenerator:
     def __post_init__(self) -> None:
         import torch
 
-        from critics.backends import TransformersBackend
-        from rl.model import stop_token_ids
+        from pleias_rl.critics.backends import TransformersBackend
+        from pleias_rl.rl.model import stop_token_ids
 
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = self.dtype or ("auto" if device.startswith("cuda") else "float32")
@@ -273,7 +273,7 @@ class VLLMGenerator:
 class EndpointGenerator:
     """Generate through an OpenAI-compatible server: the completions API with the raw Pleias prompt.
 
-    Uses ``critics.backends.OpenAIBackend`` (``mode="text"``): concurrency, timeouts, retries.
+    Uses ``pleias_rl.critics.backends.OpenAIBackend`` (``mode="text"``): concurrency, timeouts, retries.
     The completions answer carries no finish reason here, so truncation is read from the text.
 
     >>> generator = EndpointGenerator("http://127.0.0.1:9/v1", "m", timeout=0.5)
@@ -293,7 +293,7 @@ class EndpointGenerator:
     name: str = "endpoint"
 
     def __post_init__(self) -> None:
-        from critics.backends import OpenAIBackend
+        from pleias_rl.critics.backends import OpenAIBackend
 
         self.backend = OpenAIBackend(self.base_url, self.model, api_key=self.api_key, mode="text",
                                      timeout=self.timeout, concurrency=self.concurrency)

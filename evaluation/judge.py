@@ -147,13 +147,13 @@ class JudgeItem:
 
 @dataclass
 class Judge:
-    """Grades answers through a critic backend (``critics.backends``), caching every reply.
+    """Grades answers through a critic backend (``pleias_rl.critics.backends``), caching every reply.
 
     Uncached items are sent together through ``backend.complete_many`` (concurrent for HTTP
     backends); identical items are asked once.
 
     >>> import tempfile, os
-    >>> from critics.backends import LLMBackend
+    >>> from pleias_rl.critics.backends import LLMBackend
     >>> class Grader(LLMBackend):
     ...     calls = 0
     ...     def complete(self, request, **params):
@@ -177,7 +177,7 @@ class Judge:
     errors: int = 0
 
     def check(self) -> None:
-        """Probe the backend; raises ``critics.backends.BackendUnavailable`` with a clear message."""
+        """Probe the backend; raises ``pleias_rl.critics.backends.BackendUnavailable`` with a clear message."""
         self.backend.check()
 
     def grade_many(self, items: Sequence[JudgeItem]) -> list[dict[str, Any]]:
@@ -240,7 +240,7 @@ def judge_item(row: Mapping[str, Any], answer: str | None) -> JudgeItem | None:
     >>> judge_item({"query": "Who?"}, "x") is None
     True
     """
-    from data.schema import gold_answers
+    from pleias_rl.data.schema import gold_answers
 
     gold = gold_answers(row)
     if not gold or row.get("answerable") is False:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from data.format import parse_completion
-from data.schema import gold_answers, row_completion
+from pleias_rl.data.format import parse_completion
+from pleias_rl.data.schema import gold_answers, row_completion
 
 ACCURACY_KEYS: tuple[str, ...] = ("judge_accuracy", "answer_contains", "answer_f1")
 """Accuracy measures in order of preference for the language loss (the judge first, as the report)."""
@@ -28,7 +28,7 @@ def row_group_keys(row: Mapping[str, Any]) -> dict[str, str]:
     >>> row_group_keys({"query": "Quelle est la capitale de la France ?"})
     {'language': 'fr', 'dataset': 'unknown', 'type': 'unknown'}
     """
-    from rewards.language import expected_language
+    from pleias_rl.rewards.language import expected_language
 
     meta = row.get("meta") if isinstance(row.get("meta"), Mapping) else {}
     return {
@@ -155,7 +155,7 @@ def _summarise_nested(records: Sequence[Mapping[str, Any]], field: str) -> dict[
 
 
 def _summarise_judge(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    from evaluation.judge import GRADES
+    from pleias_rl.evaluation.judge import GRADES
 
     judged = [r["judge"] for r in records if isinstance(r.get("judge"), Mapping)]
     graded = [j for j in judged if j.get("grade") in GRADES]

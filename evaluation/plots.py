@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from evaluation.report import GROUP_COLUMNS_LEFT_OUT, headline
+from pleias_rl.evaluation.report import GROUP_COLUMNS_LEFT_OUT, headline
 
 RATE_LABELS_EXCLUDED: frozenset[str] = frozenset({"n", *GROUP_COLUMNS_LEFT_OUT})
 """Headline measures left out of the bar plots: counts, lengths (not in [0, 1]), EM and F1."""
@@ -111,7 +111,7 @@ def write_run_plots(out_dir: str | Path, summary: Mapping[str, Any],
     """Write the plots of one run into ``out_dir``; return the file names written.
 
     >>> import tempfile
-    >>> from evaluation.metrics import summarise
+    >>> from pleias_rl.evaluation.metrics import summarise
     >>> records = [{"language": "en", "dataset": "hotpotqa", "rewards": {"format": 1.0}}]
     >>> write_run_plots(tempfile.mkdtemp(), summarise(records), records)
     ['reward_distributions.png', 'per_language.png', 'per_dataset.png']
@@ -128,7 +128,7 @@ def compare_plot(path: str | Path, labels: Sequence[str],
     """One plot of several runs: a group per [0, 1] headline measure, a bar per run.
 
     >>> import tempfile, os
-    >>> from evaluation.metrics import summarise
+    >>> from pleias_rl.evaluation.metrics import summarise
     >>> runs = [summarise([{"rewards": {"format": v}}]) for v in (0.4, 0.8)]
     >>> compare_plot(os.path.join(tempfile.mkdtemp(), "c.png"), ["before", "after"], runs).name
     'c.png'

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from evaluation.judge import GRADES
+from pleias_rl.evaluation.judge import GRADES
 
 
 def headline(group: Mapping[str, Any]) -> dict[str, float | None]:
@@ -47,7 +47,7 @@ GROUP_COLUMNS_LEFT_OUT: frozenset[str] = frozenset(
 
 ACCURACY_NOTE = ("Accuracy is the judge's when an LLM judge graded the run, else the normalised "
                  "answer containment (then F1).")
-"""How the per-group accuracy of a comparison is defined (:func:`evaluation.metrics.primary_accuracy`)."""
+"""How the per-group accuracy of a comparison is defined (:func:`pleias_rl.evaluation.metrics.primary_accuracy`)."""
 
 
 def fmt(value: object) -> str:
@@ -112,7 +112,7 @@ def language_loss_line(loss: Mapping[str, Any] | None) -> str:
 def render_report(summary: Mapping[str, Any], plots: Sequence[str] = ()) -> str:
     """The Markdown report of one run.
 
-    >>> from evaluation.metrics import summarise
+    >>> from pleias_rl.evaluation.metrics import summarise
     >>> summary = summarise([{"language": "en", "dataset": "hotpotqa", "type": "bridge",
     ...                       "rewards": {"format": 1.0}, "has_gold": True}])
     >>> text = render_report(summary)
@@ -165,7 +165,7 @@ def render_compare(labels: Sequence[str], summaries: Sequence[Mapping[str, Any]]
                    plot: str | None = None) -> str:
     """The side-by-side Markdown report of several runs (one column per run).
 
-    >>> from evaluation.metrics import summarise
+    >>> from pleias_rl.evaluation.metrics import summarise
     >>> before = summarise([{"language": "en", "rewards": {"format": 0.5}, "has_gold": True}])
     >>> after = summarise([{"language": "en", "rewards": {"format": 0.9}, "has_gold": True}])
     >>> print(render_compare(["before", "after"], [before, after]).split("## Overall")[1].splitlines()[5])

@@ -1,7 +1,7 @@
 """Score generated rows: every registered reward, answer EM/F1, RAG-Eval, judge, length.
 
 :func:`row_record` turns one row (with its ``completion``) into the per-row record that
-:mod:`evaluation.metrics` aggregates and ``scores.jsonl`` keeps; :func:`score_rows` does a whole
+:mod:`pleias_rl.evaluation.metrics` aggregates and ``scores.jsonl`` keeps; :func:`score_rows` does a whole
 run, sending the judge its questions in batches.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from data.schema import gold_answers, row_completion
-from evaluation.judge import Judge, judge_item
-from evaluation.metrics import has_gold, length_record, row_group_keys
+from pleias_rl.data.schema import gold_answers, row_completion
+from pleias_rl.evaluation.judge import Judge, judge_item
+from pleias_rl.evaluation.metrics import has_gold, length_record, row_group_keys
 
 JUDGE_BATCH = 32
 """Rows graded per judge batch (one progress step; requests inside a batch run concurrently)."""
@@ -19,7 +19,7 @@ JUDGE_BATCH = 32
 def answer_scores(answer: str | None, gold: Sequence[str]) -> dict[str, float] | None:
     """Normalised exact match, containment (gold inside the answer) and token F1, best over aliases.
 
-    Normalisation is the ``answer`` reward's (:func:`rewards.gold.answer_tokens`). A missing
+    Normalisation is the ``answer`` reward's (:func:`pleias_rl.rewards.gold.answer_tokens`). A missing
     answer scores 0; no gold gives ``None``.
 
     >>> answer_scores("It is the Eiffel Tower.", ["Eiffel Tower"])
@@ -29,7 +29,7 @@ def answer_scores(answer: str | None, gold: Sequence[str]) -> dict[str, float] |
     >>> answer_scores("x", []) is None
     True
     """
-    from rewards.gold import answer_tokens, contains, token_f1
+    from pleias_rl.rewards.gold import answer_tokens, contains, token_f1
 
     if not gold:
         return None
@@ -48,14 +48,14 @@ def load_rewards(names: Sequence[str] | None = None, tokenizer: Any = None) -> d
     """Instantiate rewards by name or ``module:Class`` (default: every registered reward), in
     the order given, keyed by each reward's own name.
 
-    >>> list(load_rewards(["format", "rewards.gold:AnswerReward"]))
+    >>> list(load_rewards(["format", "pleias_rl.rewards.gold:AnswerReward"]))
     ['format', 'answer']
     >>> load_rewards(["nope"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: unknown reward 'nope'; registered: citation, format, ...
     """
-    from rewards.registry import REGISTRY, get_reward
+    from pleias_rl.rewards.registry import REGISTRY, get_reward
 
     chosen = list(REGISTRY) if names is None else list(names)
     try:
@@ -93,8 +93,8 @@ def row_record(key: str, row: Mapping[str, Any], rewards: Mapping[str, Any]) -> 
     >>> record["answer"], record["rewards"]["format"], record["truncated"], record["refused"]
     ({'em': 1.0, 'contains': 1.0, 'f1': 1.0}, 1.0, False, False)
     """
-    from rewards.base import parse_cached
-    from rewards.gold import answer_prose, is_refusal
+    from pleias_rl.rewards.base import parse_cached
+    from pleias_rl.rewards.gold import answer_prose, is_refusal
 
     completion = row_completion(row)
     parsed = parse_cached(completion)

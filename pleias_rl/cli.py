@@ -10,11 +10,11 @@ import importlib
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "score": ("rewards.cli", "score completions with every registered reward"),
-    "data": ("data.cli", "build and inspect RAG datasets (data build, data stats)"),
-    "critique": ("critics.cli", "run the critic loop and write corrective training data"),
-    "eval": ("evaluation.cli", "evaluate a model or a generations file"),
-    "quickstart": ("rl.quickstart", "the embedded-default pipeline: SFT, GRPO, before/after table"),
+    "score": ("pleias_rl.rewards.cli", "score completions with every registered reward"),
+    "data": ("pleias_rl.data.cli", "build and inspect RAG datasets (data build, data stats)"),
+    "critique": ("pleias_rl.critics.cli", "run the critic loop and write corrective training data"),
+    "eval": ("pleias_rl.evaluation.cli", "evaluate a model or a generations file"),
+    "quickstart": ("pleias_rl.rl.quickstart", "the embedded-default pipeline: SFT, GRPO, before/after table"),
 }
 
 

@@ -1,6 +1,6 @@
 """Rewards: TRL-compatible, never-raising scores for Pleias-format completions.
 
->>> from rewards import citation_reward, format_reward, language_reward  # doctest: +SKIP
+>>> from pleias_rl.rewards import citation_reward, format_reward, language_reward  # doctest: +SKIP
 
 Names resolve lazily (PEP 562) so ``import rewards`` costs nothing until a reward is used.
 """
@@ -11,15 +11,15 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "Reward": "rewards.base",
-    "citation_reward": "rewards.citation", "CitationReward": "rewards.citation",
-    "format_reward": "rewards.format", "FormatReward": "rewards.format",
-    "language_reward": "rewards.language", "LanguageReward": "rewards.language",
-    "answer_reward": "rewards.gold", "AnswerReward": "rewards.gold",
-    "source_f1_reward": "rewards.gold", "SourceF1Reward": "rewards.gold",
-    "refusal_reward": "rewards.gold", "RefusalReward": "rewards.gold",
-    "REGISTRY": "rewards.registry", "get_reward": "rewards.registry",
-    "build_rewards": "rewards.registry", "WeightedReward": "rewards.registry",
+    "Reward": "pleias_rl.rewards.base",
+    "citation_reward": "pleias_rl.rewards.citation", "CitationReward": "pleias_rl.rewards.citation",
+    "format_reward": "pleias_rl.rewards.format", "FormatReward": "pleias_rl.rewards.format",
+    "language_reward": "pleias_rl.rewards.language", "LanguageReward": "pleias_rl.rewards.language",
+    "answer_reward": "pleias_rl.rewards.gold", "AnswerReward": "pleias_rl.rewards.gold",
+    "source_f1_reward": "pleias_rl.rewards.gold", "SourceF1Reward": "pleias_rl.rewards.gold",
+    "refusal_reward": "pleias_rl.rewards.gold", "RefusalReward": "pleias_rl.rewards.gold",
+    "REGISTRY": "pleias_rl.rewards.registry", "get_reward": "pleias_rl.rewards.registry",
+    "build_rewards": "pleias_rl.rewards.registry", "WeightedReward": "pleias_rl.rewards.registry",
 }
 
 __all__ = sorted(_EXPORTS)

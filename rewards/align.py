@@ -18,8 +18,8 @@ from typing import NamedTuple
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from data.format import ELISION_MARKERS
-from rewards.text import NormalisedText, fold, normalise
+from pleias_rl.data.format import ELISION_MARKERS
+from pleias_rl.rewards.text import NormalisedText, fold, normalise
 
 MAX_FUZZY_QUOTE_CHARS = 1000
 """Longest fragment prefix (normalised characters) given to the fuzzy aligner."""

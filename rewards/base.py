@@ -20,8 +20,8 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from data.format import ParsedCompletion, parse_completion
-from data.schema import completion_text
+from pleias_rl.data.format import ParsedCompletion, parse_completion
+from pleias_rl.data.schema import completion_text
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ Score = float | None
 
 @lru_cache(maxsize=4096)
 def parse_cached(text: str) -> ParsedCompletion:
-    """:func:`data.format.parse_completion` memoised: several rewards parse one completion.
+    """:func:`pleias_rl.data.format.parse_completion` memoised: several rewards parse one completion.
 
     Treat the result as read-only.
 

@@ -3,7 +3,7 @@
 Each ``<ref>`` gets a verdict and a score in [0, 1] (:data:`VERDICTS`):
 
 - ``exact`` / ``elided`` (1.0): the quote, split at elision markers, occurs in the cited source
-  after normalisation (:mod:`rewards.text`), fragments in order.
+  after normalisation (:mod:`pleias_rl.rewards.text`), fragments in order.
 - ``fuzzy`` (0.7..1.0): no exact match, but a close one (similarity >= ``fuzzy_threshold``) with
   every number intact; ``paraphrase`` (0..0.5): a looser match (>= ``paraphrase_threshold``);
   ``fabricated`` (0): nothing close.
@@ -26,32 +26,28 @@ aligned_text, found_in, rag_eval with Pleias' id_valid/long_enough/not_duplicate
 ``metrics`` (floats the trainer logs as ``citation/<name>``) and ``rag_eval`` (the four measures
 averaged, and their mean ``rag_rank``).
 
-Each distinct quote is examined once per row context, and the refs of an answer judged, by the
-native examiner (``rewards/_quote.c``) when it is built, else by
-:meth:`CitationReward.examine_reference` and :meth:`CitationReward.judge_reference`, the Python
-reference it must agree with (:func:`checked_examiner`).
+Each distinct quote is examined once per row context (:meth:`CitationReward.examine`), and
+the refs of an answer judged together (:meth:`CitationReward.judge`).
 """
 
 from __future__ import annotations
 
 import operator
-import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import LCSseq, Levenshtein
+from rapidfuzz.distance import LCSseq
 
-import rewards.align as align
-from data.format import Citation, parse_completion
-from data.kernels import checked_kernel
-from data.schema import source_texts
-from data.targets import SENTENCE_BREAK
-from rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
+import pleias_rl.rewards.align as align
+from pleias_rl.data.format import Citation, parse_completion
+from pleias_rl.data.schema import source_texts
+from pleias_rl.data.targets import SENTENCE_BREAK
+from pleias_rl.rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
-from rewards.base import Reward, Score, parse_cached, same_objects
-from rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
+from pleias_rl.rewards.base import Reward, Score, parse_cached, same_objects
+from pleias_rl.rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
 
 VERDICTS: tuple[str, ...] = (
     "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
@@ -90,7 +86,7 @@ class CitationSettings:
     paraphrase_ceiling: float = 0.5
     exact_sw: bool = False
     """RAG-Eval ``sw_score`` of inexact quotes: pure-Python Smith-Waterman (slow, Pleias'
-    exact figure) instead of :func:`rewards.align.fast_smith_waterman` (a close lower bound)."""
+    exact figure) instead of :func:`pleias_rl.rewards.align.fast_smith_waterman` (a close lower bound)."""
 
 
 class _Examined(NamedTuple):
@@ -199,25 +195,6 @@ class CitationReward(Reward):
     def __init__(self, tokenizer: Any = None, **options: Any) -> None:
         super().__init__(tokenizer, **options)
         self.settings = CitationSettings(**options)
-        self._native = checked_examiner(self.settings)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the native examiner (a C object), which unpickling builds again."""
-        return {key: value for key, value in self.__dict__.items() if key != "_native"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._native = checked_examiner(self.settings)
-
-    @property
-    def backend(self) -> str:
-        """Which code examines quotes and judges refs: ``"native"`` (``rewards._quote``) or
-        ``"python"``.
-
-        >>> citation_reward.backend in ("native", "python")
-        True
-        """
-        return "python" if self._native is None else "native"
 
     def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
         """Judge every ref of ``text`` against ``row["sources"]``; the score is the worst ref."""
@@ -228,20 +205,18 @@ class CitationReward(Reward):
                                                "rag_eval": {}}
         context = _row_context(row)
         examined = context.examined.setdefault(self.settings, {})
-        if self._native is None:
-            return self.judge_reference(citations, examined, context)
-        return self._native.judge(citations, examined, self._examine, context)
+        return self.judge(citations, examined, context)
 
-    def judge_reference(self, citations: list[Citation],
+    def judge(self, citations: list[Citation],
                         examined: dict[tuple[str, int | None], _Examined],
                         context: _Context) -> tuple[float, dict[str, Any]]:
         """The score and diagnostics of a non-empty list of refs, each quote examined once
-        (``examined`` remembers them): the Python reference of the native judge.
+        (``examined`` remembers them).
 
         >>> context = _row_context({"sources": ["It runs between Shotwick and Helsby."]})
         >>> refs = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">It runs '
         ...                         'between Shotwick and Helsby.</ref><|answer_end|>').citations
-        >>> score, diagnostics = citation_reward.judge_reference(refs, {}, context)
+        >>> score, diagnostics = citation_reward.judge(refs, {}, context)
         >>> score, diagnostics["refs"][0]["verdict"], diagnostics["metrics"]["exact_rate"]
         (1.0, 'exact', 1.0)
         """
@@ -251,7 +226,7 @@ class CitationReward(Reward):
         for index, citation in enumerate(citations):
             found = examined.get((citation.quote, citation.source_id))
             if found is None:
-                found = self._examine(citation.quote, citation.source_id, context)
+                found = self.examine(citation.quote, citation.source_id, context)
                 if len(examined) < MAX_EXAMINED_QUOTES:
                     examined[citation.quote, citation.source_id] = found
             refs.append(self._judge(index, citation, found, seen_quotes, seen_raw))
@@ -283,21 +258,13 @@ class CitationReward(Reward):
                 "aligned_text": examined.aligned_text, "found_in": list(examined.found_in),
                 "rag_eval": rag_eval}
 
-    def _examine(self, raw_quote: str, source_id: int | None, context: _Context) -> _Examined:
-        """Align one quote with its cited source and find it in the others; its verdict (by the
-        native examiner when it is built, else by :meth:`examine_reference`)."""
-        if self._native is None:
-            return self.examine_reference(raw_quote, source_id, context)
-        return self._native.examine(raw_quote, source_id, context.sources, context.folded,
-                                    context.folded_query)
-
-    def examine_reference(self, raw_quote: str, source_id: int | None,
+    def examine(self, raw_quote: str, source_id: int | None,
                           context: _Context) -> _Examined:
-        """:meth:`_examine` in Python: the reference of the native examiner (``rewards._quote``).
+        """Align one quote with its cited source and find it in the others; its verdict.
 
         >>> context = _Context(("It runs between Shotwick and Helsby.",), fold_sources(
         ...     ("It runs between Shotwick and Helsby.",)), "", {})
-        >>> found = citation_reward.examine_reference("between Shotwick and Helsby", 1, context)
+        >>> found = citation_reward.examine("between Shotwick and Helsby", 1, context)
         >>> found.verdict, found.span, found.sw_score  # "helsby" is not the source's "helsby."
         ('exact', (8, 35), 0.75)
         """
@@ -487,127 +454,6 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
                "exact_rate": exact / count, "honest_rate": honest / count,
                "mean_ref_score": scores / count, "rag_eval_mean": rag_eval["rag_rank"]}
     return metrics, rag_eval
-
-
-class Examiner(Protocol):
-    """The native examiner (``rewards._quote.Examiner``): :meth:`CitationReward.examine_reference`
-    and :meth:`CitationReward.judge_reference` in C."""
-
-    def examine(self, raw_quote: str, source_id: int | None, sources: tuple[str, ...],
-                folded: FoldedSources, folded_query: str) -> _Examined:
-        """The examination of one quote."""
-
-    def judge(self, citations: list[Citation], examined: dict[tuple[str, int | None], _Examined],
-              examine: Callable[[str, int | None, _Context], _Examined],
-              context: _Context) -> tuple[float, dict[str, Any]]:
-        """The score and diagnostics of a non-empty list of refs."""
-
-
-SELF_CHECK_SOURCES: tuple[str, ...] = (
-    "The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby. It opened "
-    "in 1994 and is 11 km long.",
-    "Helsby is a village in Cheshire. The A5117 \u2013 a primary route \u2013 runs between "
-    "Shotwick and Helsby, 20 km from Chester. Its caf\u00e9 is called \u201cThe Stra\u00dfe\u201d.",
-    "Chester is a city. Chester is a city. Chester is a city.",
-)
-"""The sources of the self-check (see :data:`SELF_CHECK_QUOTES`)."""
-
-SELF_CHECK_QUOTES: tuple[tuple[str, int | None], ...] = (
-    ("It runs between Shotwick and Helsby.", 1), ("The A5117 is a road (\u2026) runs between Shotwick", 1),
-    ("runs between Shotwick (\u2026) The A5117 is", 1), ("It opens in 1995 and is 11 km long", 1),
-    ("it runs betwen Shotwick and Helsbi", 1), ("The road runs from Shotwick to Helsby", 1),
-    ("It was opened by the queen in person", 1), ("a village in Cheshire", 1),
-    ("Helsby is a village in Cheshire", 3), ("Where does the A5117 end", 1),
-    ("Helsby (\u2026) Shotwick", 1), ("\u00ab Its CAFE\u0301 is called \u2018The Strasse\u2019 \u00bb", 2),
-    ("Chester is a city. Chester is a city. Chester is a city.", 3), ("It runs", 9),
-    ("road in Cheshire", None), ("1994 and is 11", 1), ("\u2026", 1),
-)
-"""Quotes the native examiner must examine exactly as :meth:`CitationReward.examine_reference`
-before it is used: exact, elided, fuzzy, paraphrased, fabricated, copied from the query, in the
-wrong source, out of order, accented and case-folded, dumped, invalid ids, too short, empty."""
-
-
-def native_examiner(settings: CitationSettings) -> Examiner | None:
-    """The native examiner for ``settings`` (``rewards._quote``, built at install), or ``None``
-    when it is not built or cannot take these settings. It calls the very functions the
-    reference calls (normalisation, regexes, rapidfuzz), given here.
-
-    >>> examiner = native_examiner(CitationSettings())
-    >>> examiner is None or examiner.examine("x y z", 5, ("a b",), fold_sources(("a b",)), "").verdict is None
-    True
-    """
-    try:
-        from rewards._quote import Examiner as NativeExaminer
-    except ImportError:
-        return None
-    numbers = {**asdict(settings), "max_fuzzy_quote_chars": align.MAX_FUZZY_QUOTE_CHARS,
-               "max_fuzzy_source_chars": align.MAX_FUZZY_SOURCE_CHARS,
-               "number_slack": align.NUMBER_SLACK, "max_diagnostic_chars": MAX_DIAGNOSTIC_CHARS,
-               "max_sw_quote_words": align.MAX_SW_QUOTE_WORDS,
-               "max_sw_source_words": align.MAX_SW_SOURCE_WORDS,
-               "max_examined_quotes": MAX_EXAMINED_QUOTES}
-    objects = {"fold": fold, "normalise": normalise,
-               "partial_ratio_alignment": fuzz.partial_ratio_alignment,
-               "partial_ratio": fuzz.partial_ratio, "lcs_similarity": LCSseq.similarity,
-               "opcodes": Levenshtein.opcodes, "smith_waterman": smith_waterman,
-               "split_elisions": align.ELISION.split, "sentence_breaks": SENTENCE_BREAK.findall,
-               "examined_type": _Examined, "wrapping_quotes": align.WRAPPING_QUOTES,
-               "duplicate_score": settings.duplicate_score}
-    try:
-        return NativeExaminer(numbers, objects)
-    except KeyError as missing:  # a build of another version of the kernel
-        warnings.warn(f"rewards._quote is a stale build ({missing}): examining quotes in Python "
-                      "(slower); reinstall to rebuild it", RuntimeWarning, stacklevel=2)
-    except (TypeError, ValueError, OverflowError):  # settings no C double holds
-        pass
-    return None
-
-
-SELF_CHECK_ANSWER = (
-    'English<|language_end|><|query_report_start|>Trivial<|query_report_end|><|answer_start|>'
-    'A<ref name="<|source_id|>1">It runs between Shotwick and Helsby.</ref> B<ref name="<|source_id|>1"> '
-    'It runs between Shotwick and Helsby.</ref> C<ref name="<|source_id|>9">Chester is a city.</ref> '
-    'D<ref name="<|source_id|>1">Helsby is a village in Cheshire</ref> E<ref name="x">It runs</ref> '
-    'F<ref name="<|source_id|>3">Chester is a city. Chester')
-"""An answer the native judge must judge exactly as :meth:`CitationReward.judge_reference`:
-an exact quote, its duplicate, an invalid id, a wrong source, an id that is not a number and an
-unclosed ref."""
-
-
-def examiner_agrees(examiner: Examiner, settings: CitationSettings) -> bool:
-    """True when ``examiner`` examines :data:`SELF_CHECK_QUOTES` and judges
-    :data:`SELF_CHECK_ANSWER` exactly as the reference does (same values of the same types).
-
-    >>> examiner_agrees(object(), CitationSettings())
-    False
-    """
-    reference = CitationReward.__new__(CitationReward)
-    reference.settings, reference._native = settings, None
-    context = _Context(SELF_CHECK_SOURCES, fold_sources(SELF_CHECK_SOURCES),
-                       fold("Where does the A5117 end?"), {})
-    citations = parse_completion(SELF_CHECK_ANSWER).citations
-    try:
-        return all(repr(examiner.examine(quote, source_id, context.sources, context.folded,
-                                         context.folded_query))
-                   == repr(reference.examine_reference(quote, source_id, context))
-                   for quote, source_id in SELF_CHECK_QUOTES) and (
-            repr(examiner.judge(citations, {}, reference._examine, context))
-            == repr(reference.judge_reference(citations, {}, context)))
-    except (AttributeError, TypeError):  # a build of another version of the kernel
-        return False
-
-
-def checked_examiner(settings: CitationSettings) -> Examiner | None:
-    """The native examiner when built and agreeing with the reference, else ``None`` (with a
-    warning when it is built but disagrees: a stale build of an older reward).
-
-    >>> checked_examiner(CitationSettings()) is None or citation_reward.backend == "native"
-    True
-    """
-    return checked_kernel(native_examiner(settings),
-                          lambda examiner: examiner_agrees(examiner, settings),
-                          "rewards._quote disagrees with rewards.citation: examining quotes in "
-                          "Python (slower); reinstall to rebuild it")
 
 
 citation_reward = CitationReward()

@@ -15,9 +15,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, TextIO
 
-from data.schema import BadLine, RowError, read_jsonl, validate_row, write_jsonl_line
-from rewards.base import Reward
-from rewards.registry import REGISTRY, build_rewards
+from pleias_rl.data.schema import BadLine, RowError, read_jsonl, validate_row, write_jsonl_line
+from pleias_rl.rewards.base import Reward
+from pleias_rl.rewards.registry import REGISTRY, build_rewards
 
 
 @dataclass
@@ -77,7 +77,7 @@ def plain_json(value: Any) -> Any:
 def score_row(row: Mapping[str, Any], rewards: Sequence[Reward]) -> dict[str, Any]:
     """The row with ``rewards`` and ``diagnostics`` added (rewards ``None`` without completion).
 
-    >>> from rewards.registry import get_reward
+    >>> from pleias_rl.rewards.registry import get_reward
     >>> out = score_row({"query": "q", "sources": ["s"]}, [get_reward("format")])
     >>> out["rewards"], out["diagnostics"]
     ({'format': None}, {'format': {'reason': 'no completion'}})
@@ -133,7 +133,7 @@ def score_file(path: str, out: TextIO, rewards: Sequence[Reward],
     Returns the summaries, the number of rows written and of lines skipped.
 
     >>> import io, tempfile
-    >>> from rewards.registry import get_reward
+    >>> from pleias_rl.rewards.registry import get_reward
     >>> with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
     ...     _ = f.write('{"query": "q", "sources": ["s"], "completion": "x"}\\n[1]\\n')
     >>> out, errors = io.StringIO(), io.StringIO()

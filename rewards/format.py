@@ -5,7 +5,7 @@ multiplies the score by a factor below 1 (:data:`VIOLATION_FACTORS`), so each vi
 strictly lower than its clean twin and more violations score lower still. An output whose answer
 is missing, empty or truncated is capped at :data:`NO_ANSWER_CAP` (0.3).
 
-Violations come from :func:`data.format.parse_completion` errors (classified by kind) plus a
+Violations come from :func:`pleias_rl.data.format.parse_completion` errors (classified by kind) plus a
 cheap degenerate-repetition check per section (:func:`repetition_problem`).
 """
 
@@ -15,8 +15,8 @@ import re
 import zlib
 from typing import Any, Mapping
 
-from data.format import ParsedCompletion, strip_refs
-from rewards.base import Reward, Score, parse_cached
+from pleias_rl.data.format import ParsedCompletion, strip_refs
+from pleias_rl.rewards.base import Reward, Score, parse_cached
 
 NO_ANSWER_CAP = 0.3
 """The highest format score of an output without a closed, non-empty answer."""
@@ -124,7 +124,7 @@ def repetition_problem(text: str) -> str | None:
 def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
     """Every format violation of a parsed completion as ``{"kind", "detail"}``, in order found.
 
-    >>> from data.format import parse_completion
+    >>> from pleias_rl.data.format import parse_completion
     >>> format_violations(parse_completion("English<|language_end|><|answer_start|>Hi"))
     ... # doctest: +NORMALIZE_WHITESPACE
     [{'kind': 'truncated', 'detail': 'section answer is not closed (truncated output?)'},
@@ -175,7 +175,7 @@ class FormatReward(Reward):
     nothing but EOS after ``<|answer_end|>``; no degenerate repetition. Missing, empty or
     truncated answers score at most 0.3. Diagnostics list each violation.
 
-    >>> from data.format import render_completion
+    >>> from pleias_rl.data.format import render_completion
     >>> clean = render_completion(language="English", query_analysis="Easy.", query_report="Trivial",
     ...                           answer='Helsby<ref name="<|source_id|>1">in Helsby</ref>.')
     >>> format_reward(completions=[clean, clean + " and more", clean[:-40]])

@@ -12,10 +12,10 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from data.format import ParsedCompletion
-from data.schema import gold_answers
-from rewards.base import Reward, Score, parse_cached
-from rewards.text import fold
+from pleias_rl.data.format import ParsedCompletion
+from pleias_rl.data.schema import gold_answers
+from pleias_rl.rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.text import fold
 
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _ARTICLES = frozenset({"a", "an", "the"})

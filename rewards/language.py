@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from data.language import clear_cache, detect_language, language_code, language_name
-from rewards.base import Reward, Score, parse_cached
-from rewards.text import register_cache
+from pleias_rl.data.language import clear_cache, detect_language, language_code, language_name
+from pleias_rl.rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.text import register_cache
 
-register_cache(clear_cache)  # rewards.text.clear_caches() also forgets detected languages
+register_cache(clear_cache)  # pleias_rl.rewards.text.clear_caches() also forgets detected languages
 
 WRONG_LINE_CREDIT = 0.75
 """Score of a right-language answer whose language line does not name that language."""

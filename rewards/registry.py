@@ -7,7 +7,7 @@ A spec, as written in a recipe or on the command line, is any of::
     [{name: citation, weight: 2.0, options: {...}}]  # a list of dicts
     {citation: 2.0, format: {weight: 1.0, options: {...}}}   # a mapping
 
-Classes are imported only when first looked up, so ``import rewards.registry`` stays cheap.
+Classes are imported only when first looked up, so ``import pleias_rl.rewards.registry`` stays cheap.
 
 Gating (what :class:`WeightedReward` ships, :data:`DEFAULT_GATES`): a citation reward alone gets
 gamed (malformed tags, citing everything, quoting without answering). So ``citation`` and
@@ -20,15 +20,15 @@ from __future__ import annotations
 import importlib
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
-from rewards.base import Reward, Score, same_objects
+from pleias_rl.rewards.base import Reward, Score, same_objects
 
 _LOCATIONS: dict[str, str] = {
-    "citation": "rewards.citation:CitationReward",
-    "format": "rewards.format:FormatReward",
-    "language": "rewards.language:LanguageReward",
-    "answer": "rewards.gold:AnswerReward",
-    "source_f1": "rewards.gold:SourceF1Reward",
-    "refusal": "rewards.gold:RefusalReward",
+    "citation": "pleias_rl.rewards.citation:CitationReward",
+    "format": "pleias_rl.rewards.format:FormatReward",
+    "language": "pleias_rl.rewards.language:LanguageReward",
+    "answer": "pleias_rl.rewards.gold:AnswerReward",
+    "source_f1": "pleias_rl.rewards.gold:SourceF1Reward",
+    "refusal": "pleias_rl.rewards.gold:RefusalReward",
 }
 
 DEFAULT_GATES: dict[str, dict[str, float]] = {
@@ -41,7 +41,7 @@ DEFAULT_GATES: dict[str, dict[str, float]] = {
 class RewardRegistry(Mapping[str, type]):
     """Name -> reward class, importing each class on first lookup.
 
-    >>> registry = RewardRegistry({"format": "rewards.format:FormatReward"})
+    >>> registry = RewardRegistry({"format": "pleias_rl.rewards.format:FormatReward"})
     >>> registry["format"].__name__, list(registry)
     ('FormatReward', ['format'])
     """
@@ -52,14 +52,14 @@ class RewardRegistry(Mapping[str, type]):
 
     def __getitem__(self, name: str) -> type:
         """The class registered as ``name``; a ``"module:Class"`` name imports that class (your
-        own :class:`~rewards.base.Reward` subclass, usable in a recipe without registering it).
+        own :class:`~pleias_rl.rewards.base.Reward` subclass, usable in a recipe without registering it).
 
-        >>> RewardRegistry({})["rewards.gold:AnswerReward"].__name__
+        >>> RewardRegistry({})["pleias_rl.rewards.gold:AnswerReward"].__name__
         'AnswerReward'
-        >>> RewardRegistry({})["rewards.gold:no_such_class"]
+        >>> RewardRegistry({})["pleias_rl.rewards.gold:no_such_class"]
         Traceback (most recent call last):
         ...
-        KeyError: "cannot import reward 'rewards.gold:no_such_class': module 'rewards.gold' has no attribute 'no_such_class'"
+        KeyError: "cannot import reward 'pleias_rl.rewards.gold:no_such_class': module 'pleias_rl.rewards.gold' has no attribute 'no_such_class'"
         """
         if name not in self._classes:
             location = self._locations.get(name, name if ":" in name else None)
@@ -79,7 +79,7 @@ class RewardRegistry(Mapping[str, type]):
         """Add a reward class (or a ``"module:Class"`` path) under ``name``.
 
         >>> registry = RewardRegistry({})
-        >>> registry.register("length", "rewards.format:FormatReward"); "length" in registry
+        >>> registry.register("length", "pleias_rl.rewards.format:FormatReward"); "length" in registry
         True
         """
         if isinstance(reward_class, str):
@@ -98,7 +98,7 @@ def _import_reward(name: str, location: str) -> type:
     except (ImportError, AttributeError) as error:
         raise KeyError(f"cannot import reward {name!r}: {error}") from error
     if not (isinstance(found, type) and issubclass(found, Reward)):
-        raise KeyError(f"reward {name!r} is not a subclass of rewards.base.Reward")
+        raise KeyError(f"reward {name!r} is not a subclass of pleias_rl.rewards.base.Reward")
     return found
 
 
@@ -174,7 +174,7 @@ class WeightedReward(Reward):
     ``None``. ``gates`` (default :data:`DEFAULT_GATES`) zero a component whose gating reward
     scores below its threshold; a gate whose gating reward is not among the components is ignored.
 
-    >>> from data.format import render_completion
+    >>> from pleias_rl.data.format import render_completion
     >>> good = render_completion(language="English", query_analysis="Easy.", query_report="Trivial",
     ...                          answer="It is Helsby.")
     >>> weighted = WeightedReward({"format": 1.0, "answer": 3.0})

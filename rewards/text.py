@@ -2,7 +2,7 @@
 
 Quotes and sources are compared after :func:`fold`: Unicode NFKC, curly quotes and
 apostrophes made straight, every dash made ``-``, format characters (category Cf: soft
-hyphen, zero-width characters, the WORD JOINER that :func:`data.format.neutralise` inserts)
+hyphen, zero-width characters, the WORD JOINER that :func:`pleias_rl.data.format.neutralise` inserts)
 dropped, whitespace runs collapsed to one space, case folded. :func:`normalise` gives the same
 text plus an offset map, so a match found in normalised text is reported as a span of the
 ORIGINAL source. Sources repeat across a GRPO group, so both are cached (LRU keyed on the text).

@@ -20,17 +20,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rl.recipe import RecipeArguments, load_policy, parse_recipe, train_and_save
+from pleias_rl.rl.recipe import RecipeArguments, load_policy, parse_recipe, train_and_save
 
 if TYPE_CHECKING:
-    from rewards.base import Reward
+    from pleias_rl.rewards.base import Reward
     from trl import GRPOConfig, GRPOTrainer, ModelConfig
 
 @dataclass
 class GRPOScriptArguments(RecipeArguments):
     """Our GRPO options on top of the common dataset/model ones.
 
-    ``rewards`` is a ``rewards.registry`` spec: names (``"citation,format"``), a list, or a
+    ``rewards`` is a ``pleias_rl.rewards.registry`` spec: names (``"citation,format"``), a list, or a
     mapping ``{name: weight}`` / ``{name: {weight: w, options: {...}}}`` (a JSON string on the
     command line); ``None`` means every registered reward with weight 1. The spec's weights
     become TRL's ``reward_weights`` unless the recipe sets ``reward_weights`` itself.
@@ -42,7 +42,7 @@ class GRPOScriptArguments(RecipeArguments):
     rewards: dict | str | None = field(default=None, metadata={
         "help": 'reward spec, e.g. \'{"citation": 2.0, "format": {"weight": 1, "options": {}}}\''})
     gate_rewards: bool = field(default=False, metadata={
-        "help": "optimise the gated weighted mean (rewards.registry.WeightedReward: citation and "
+        "help": "optimise the gated weighted mean (pleias_rl.rewards.registry.WeightedReward: citation and "
                 "source_f1 count 0 while format < 0.5) instead of TRL's plain weighted sum; "
                 "each component is still logged, with weight 0, from the same scores"})
 
@@ -59,7 +59,7 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
     """Instantiate the recipe's rewards, each with the tokenizer; set TRL's ``reward_weights``.
 
     >>> from types import SimpleNamespace; import tempfile
-    >>> from rl.tiny import build_tiny_tokenizer
+    >>> from pleias_rl.rl.tiny import build_tiny_tokenizer
     >>> targs = SimpleNamespace(reward_weights=None)
     >>> funcs = build_reward_funcs(GRPOScriptArguments(rewards={"format": 2.0, "citation": 1.0}),
     ...                            targs, build_tiny_tokenizer(tempfile.mkdtemp()))
@@ -71,7 +71,7 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
     >>> [f.__name__ for f in funcs], targs.reward_weights
     (['weighted', 'format', 'citation'], [1.0, 0.0, 0.0])
     """
-    from rewards.registry import WeightedReward, build_rewards
+    from pleias_rl.rewards.registry import WeightedReward, build_rewards
 
     funcs, weights = build_rewards(script_args.spec(), tokenizer=tokenizer)
     if script_args.gate_rewards:
@@ -98,7 +98,7 @@ def build_trainer(script_args: GRPOScriptArguments, training_args: "GRPOConfig",
     """
     from trl import GRPOTrainer, get_peft_config
 
-    from rl.training_data import load_rl_dataset
+    from pleias_rl.rl.training_data import load_rl_dataset
 
     if not script_args.dataset_name:
         raise ValueError("dataset_name is required (a JSONL file or a hub dataset)")

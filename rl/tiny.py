@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from data.format import EOS_TOKEN, SPECIAL_TOKENS
+from pleias_rl.data.format import EOS_TOKEN, SPECIAL_TOKENS
+from pleias_rl.data.resources import RAW_SAMPLES
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -29,7 +30,6 @@ PAD_TOKEN = "<|pad|>"
 TINY_VOCAB_SIZE = 3000
 """Target vocabulary size of the tiny tokenizer (special tokens included)."""
 
-RAW_SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples" / "raw"
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['content'] }}{% endfor %}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from data.schema import (
+from pleias_rl.data.schema import (
     RowError,
     gold_answers,
     read_jsonl,

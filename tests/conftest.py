@@ -20,7 +20,7 @@ RAW_SAMPLES = REPO / "data" / "samples" / "raw"
 @pytest.fixture(scope="session")
 def hotpot_rows() -> list[dict]:
     """The 100 shipped HotpotQA records as RAG examples (with supporting sentences in meta)."""
-    from data.readers import read_hotpotqa
+    from pleias_rl.data.readers import read_hotpotqa
 
     records = json.loads((RAW_SAMPLES / "hotpotqa_train_sample100.json").read_text())
     return list(read_hotpotqa(records))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.base import Reward, Score, parse_cached
 
 
 class Brevity(Reward):
@@ -26,4 +26,4 @@ class Brevity(Reward):
 
 
 class NotAReward:
-    """Not a ``rewards.base.Reward``: the registry refuses it."""
+    """Not a ``pleias_rl.rewards.base.Reward``: the registry refuses it."""

@@ -16,16 +16,16 @@ WARMSTART = REPO / "configs" / "sft" / "warmstart.yaml"
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny Llama of rl/tiny.py (tokenizer with the 19 Pleias tokens as special tokens)."""
-    from rl.tiny import build_tiny_model
+    from pleias_rl.rl.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("rl") / "tiny-model")
 
 
 @pytest.fixture(scope="session")
 def rag_rows() -> list[dict[str, Any]]:
-    """12 short-prompt HotpotQA/MuSiQue rows with oracle completions (data.build, no exercises)."""
-    from data.build import BuildOptions, build_rows, file_records
-    from data.exercises import ExerciseOptions
+    """12 short-prompt HotpotQA/MuSiQue rows with oracle completions (pleias_rl.data.build, no exercises)."""
+    from pleias_rl.data.build import BuildOptions, build_rows, file_records
+    from pleias_rl.data.exercises import ExerciseOptions
 
     raw = sorted((REPO / "data" / "samples" / "raw").glob("*.json"))
     options = BuildOptions(max_prompt_tokens=300, sft=True, limit=12, exercises=ExerciseOptions.none())

@@ -1,4 +1,4 @@
-"""Quote normalisation (rewards.text) and quote-to-source alignment (rewards.align)."""
+"""Quote normalisation (pleias_rl.rewards.text) and quote-to-source alignment (pleias_rl.rewards.align)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from data.format import neutralise
-from rewards.align import align_quote, fast_smith_waterman, smith_waterman, split_fragments
-from rewards.text import fold, normalise, normalise_by_runs, printable
+from pleias_rl.data.format import neutralise
+from pleias_rl.rewards.align import align_quote, fast_smith_waterman, smith_waterman, split_fragments
+from pleias_rl.rewards.text import fold, normalise, normalise_by_runs, printable
 
 SOURCE = ("The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby and "
           "was opened in 1994. Its length is 7.5 km.")

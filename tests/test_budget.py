@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from data.budget import (DEFAULT_PROMPT_TOKENS, BudgetError, cap_sources, estimate_tokens,
+from pleias_rl.data.budget import (DEFAULT_PROMPT_TOKENS, BudgetError, cap_sources, estimate_tokens,
                          fit_to_budget, load_token_counter, prompt_tokens, trim_source_text)
 
 

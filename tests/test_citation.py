@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from data.corruptions import corrupt
-from data.format import format_ref, render_completion
-from data.targets import oracle_completion
-from rewards.citation import VERDICTS, CitationReward, citation_reward
+from pleias_rl.data.corruptions import corrupt
+from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.data.targets import oracle_completion
+from pleias_rl.rewards.citation import VERDICTS, CitationReward, citation_reward
 
 REPO = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location(
@@ -204,7 +204,7 @@ def test_trl_calling_convention_pickling_threads_and_options() -> None:
 
 
 def test_registry_builds_a_parameterised_citation_reward() -> None:
-    from rewards.registry import get_reward
+    from pleias_rl.rewards.registry import get_reward
     reward = get_reward("citation", fuzzy_threshold=0.95)
     assert isinstance(reward, CitationReward) and reward.settings.fuzzy_threshold == 0.95
 

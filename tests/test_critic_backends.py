@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from critics.backends import (BackendError, BackendUnavailable, BudgetExhausted, EchoBackend,
+from pleias_rl.critics.backends import (BackendError, BackendUnavailable, BudgetExhausted, EchoBackend,
                               OpenAIBackend, as_messages, make_backend)
 from http_stub import JSONHandler, serve
 

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from critics.backends import (BackendError, BackendTimeout, BackendUnavailable, BudgetExhausted,
+from pleias_rl.critics.backends import (BackendError, BackendTimeout, BackendUnavailable, BudgetExhausted,
                               OpenAIBackend, TransformersBackend, make_backend)
-from critics.llm import LLMCritic, critic_messages, parse_judgement
-from critics.loop import CritiqueLoop, LoopSettings, Policy
-from critics.rules import RuleCritic
-from data.format import parse_completion
-from data.targets import oracle_completion
+from pleias_rl.critics.llm import LLMCritic, critic_messages, parse_judgement
+from pleias_rl.critics.loop import CritiqueLoop, LoopSettings, Policy
+from pleias_rl.critics.rules import RuleCritic
+from pleias_rl.data.format import parse_completion
+from pleias_rl.data.targets import oracle_completion
 from llm_server import serve_tiny_model, served_tiny_model, tiny_model_dir  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow

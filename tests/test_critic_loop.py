@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from critics.cli import main
-from critics.output import LEDGER, OUTPUT_FILES
-from data.corruptions import citation_cases
+from pleias_rl.critics.cli import main
+from pleias_rl.critics.output import LEDGER, OUTPUT_FILES
+from pleias_rl.data.corruptions import citation_cases
 
 CATEGORIES = ("honest_trivial", "fabricated", "wrong_source", "changed_digit", "paraphrase",
               "tiny_fragments", "query_copy", "source_dump", "duplicate", "out_of_order")
@@ -146,7 +146,7 @@ def test_dpo_trainer_trains_on_preferences_unchanged(reference, tmp_path):
     from trl import DPOConfig, DPOTrainer
 
     from llm_server import TINY_MODEL_DIR
-    from rl.tiny import build_tiny_model
+    from pleias_rl.rl.tiny import build_tiny_model
 
     path = build_tiny_model(TINY_MODEL_DIR)
     dataset = load_dataset("json", data_files=str(reference / "preferences.jsonl"), split="train").select(range(2))
@@ -176,8 +176,8 @@ def test_ledger_ahead_of_its_data_is_rolled_back(reference, input_file, tmp_path
 @pytest.mark.slow
 def test_corrective_sft_recipe_trains_on_the_output_dir(reference, tmp_path):
     from llm_server import TINY_MODEL_DIR
-    from rl import sft
-    from rl.tiny import build_tiny_model
+    from pleias_rl.rl import sft
+    from pleias_rl.rl.tiny import build_tiny_model
 
     recipe = Path(__file__).resolve().parent.parent / "configs" / "sft" / "corrective.yaml"
     flags = {"model_name_or_path": build_tiny_model(TINY_MODEL_DIR), "dataset_name": reference,

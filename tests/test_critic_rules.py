@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from critics.base import FAILURE_KINDS, Issue, Verdict
-from critics.rules import RuleCritic
-from data.corruptions import citation_cases
-from data.format import SPECIAL_TOKENS, format_ref, parse_completion, render_completion
-from data.targets import oracle_completion
-from rewards.citation import CitationReward
-from rewards.format import FormatReward
+from pleias_rl.critics.base import FAILURE_KINDS, Issue, Verdict
+from pleias_rl.critics.rules import RuleCritic
+from pleias_rl.data.corruptions import citation_cases
+from pleias_rl.data.format import SPECIAL_TOKENS, format_ref, parse_completion, render_completion
+from pleias_rl.data.targets import oracle_completion
+from pleias_rl.rewards.citation import CitationReward
+from pleias_rl.rewards.format import FormatReward
 
 CITATION = CitationReward()
 FORMAT = FormatReward()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from data.budget import estimate_tokens
-from data.build import BuildOptions, BuildReport, build_dataset, build_rows, file_records
-from data.cli import main
-from data.exercises import ExerciseOptions
+from pleias_rl.data.budget import estimate_tokens
+from pleias_rl.data.build import BuildOptions, BuildReport, build_dataset, build_rows, file_records
+from pleias_rl.data.cli import main
+from pleias_rl.data.exercises import ExerciseOptions
 from pleias_rl.cli import main as pleias_rl
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ def test_shipped_samples_shape_and_split() -> None:
 
 
 def test_every_sft_target_scores_full_citation_and_format() -> None:
-    from rewards import citation_reward, format_reward
+    from pleias_rl.rewards import citation_reward, format_reward
 
     rows = read(SAMPLES / "sft.jsonl")
     columns = {"completions": [r["completion"] for r in rows], "sources": [r["sources"] for r in rows],

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from data.format import SPECIAL_TOKENS, format_ref, render_completion
-from rewards.registry import get_reward
+from pleias_rl.data.format import SPECIAL_TOKENS, format_ref, render_completion
+from pleias_rl.rewards.registry import get_reward
 
 SOURCES = ["Helsby is a village in Cheshire, England.", "Shotwick is a hamlet."]
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from rl.tiny import build_tiny_tokenizer
+    from pleias_rl.rl.tiny import build_tiny_tokenizer
 
     return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny_tokenizer"))
 
@@ -72,7 +72,7 @@ def test_the_rewards_of_a_step_decode_its_batch_once(tokenizer, completion, monk
 
 
 def test_the_rewards_of_a_step_build_their_rows_once_and_see_a_changed_column():
-    from rewards import base
+    from pleias_rl.rewards import base
 
     columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2, answerable=[True, False])
     first = base.rows_from_columns(columns, 2)

@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from data.targets import oracle_completion
-from evaluation.cli import main
+from pleias_rl.data.targets import oracle_completion
+from pleias_rl.evaluation.cli import main
 from http_stub import JSONHandler, serve
 from rl_support import tiny_model_dir  # noqa: F401  (fixture)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evaluation.generate import GenerationSettings, TransformersGenerator
+from pleias_rl.evaluation.generate import GenerationSettings, TransformersGenerator
 from rl_support import tiny_model_dir  # noqa: F401  (fixture)
 
 PROMPT = "<|query_start|>Who?<|query_end|>\n<|language_start|>\n"

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from data.targets import oracle_completion
-from evaluation.generate import row_keys
-from evaluation.judge import GRADES, is_correct, parse_grade
-from evaluation.metrics import language_loss, summarise
-from evaluation.scoring import load_rewards, score_rows
+from pleias_rl.data.targets import oracle_completion
+from pleias_rl.evaluation.generate import row_keys
+from pleias_rl.evaluation.judge import GRADES, is_correct, parse_grade
+from pleias_rl.evaluation.metrics import language_loss, summarise
+from pleias_rl.evaluation.scoring import load_rewards, score_rows
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.cli import main
+from pleias_rl.evaluation.cli import main
 from llm_server import served_tiny_model, tiny_model_dir  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_in_process_generation_with_the_tiny_model_resumes(tmp_path, hotpot_rows
 
 
 def test_judge_against_transformers_serve_records_junk_and_caches(tmp_path, hotpot_rows, served_tiny_model):
-    from data.targets import oracle_completion
+    from pleias_rl.data.targets import oracle_completion
 
     rows = [{**row, "completion": oracle_completion(row)} for row in hotpot_rows[:3]]
     generations = write_jsonl(tmp_path / "g.jsonl", rows)
@@ -91,7 +91,7 @@ def test_endpoint_generation_through_transformers_serve(tmp_path, hotpot_rows, s
 
 
 def test_in_process_judge_with_the_tiny_model(tmp_path, hotpot_rows, tiny_model_dir):
-    from data.targets import oracle_completion
+    from pleias_rl.data.targets import oracle_completion
 
     rows = [{**row, "completion": oracle_completion(row)} for row in hotpot_rows[:2]]
     generations = write_jsonl(tmp_path / "g.jsonl", rows)

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, strategies as st
 
-from data.exercises import (ExerciseOptions, apply_exercises, drop_sources, reorder_sources,
+from pleias_rl.data.exercises import (ExerciseOptions, apply_exercises, drop_sources, reorder_sources,
                             shuffle_sources, translate_sources)
 
 ROWS = 1000

@@ -1,4 +1,4 @@
-"""data.format: prompt building, neutralisation, tolerant parsing, clean_answer, render round trip."""
+"""pleias_rl.data.format: prompt building, neutralisation, tolerant parsing, clean_answer, render round trip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.format import (
+from pleias_rl.data.format import (
     EOS_TOKEN, SPECIAL_TOKENS, build_prompt, clean_answer, format_ref, neutralise,
     parse_completion, render_completion, special_tokens_in, strip_refs,
 )

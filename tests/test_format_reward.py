@@ -1,11 +1,11 @@
-"""rewards.format: clean outputs score 1.0, each violation strictly less, no-answer cases <= 0.3."""
+"""pleias_rl.rewards.format: clean outputs score 1.0, each violation strictly less, no-answer cases <= 0.3."""
 
 from __future__ import annotations
 
 import pytest
 
-from data.format import EOS_TOKEN, format_ref, render_completion
-from rewards.format import NO_ANSWER_CAP, FormatReward, format_reward, repetition_problem
+from pleias_rl.data.format import EOS_TOKEN, format_ref, render_completion
+from pleias_rl.rewards.format import NO_ANSWER_CAP, FormatReward, format_reward, repetition_problem
 
 
 def full(answer: str = "The A5117 runs to Helsby" + format_ref(2, "It runs between Shotwick and Helsby") + ".",

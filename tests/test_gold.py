@@ -1,11 +1,11 @@
-"""rewards.gold: answer match, source F1 and refusal, with the known hacks priced in."""
+"""pleias_rl.rewards.gold: answer match, source F1 and refusal, with the known hacks priced in."""
 
 from __future__ import annotations
 
 import pytest
 
-from data.format import format_ref, render_completion
-from rewards.gold import (
+from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.rewards.gold import (
     answer_match, answer_reward, answer_tokens, enumeration_size, refusal_reward, source_f1_reward,
 )
 

@@ -15,8 +15,8 @@ HEAVY = ("torch", "transformers", "trl", "datasets", "accelerate", "peft")
 PROBE = """
 import json, sys, time
 start = time.perf_counter()
-import rewards
-from rewards.registry import build_rewards
+import pleias_rl.rewards
+from pleias_rl.rewards.registry import build_rewards
 build_rewards(None)  # every registered reward class imported and instantiated
 imported = time.perf_counter() - start
 after_import = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r} or m == "numpy")

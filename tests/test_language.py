@@ -1,4 +1,4 @@
-"""data.language and rewards.language: detection, neutral short texts, refs ignored, accuracy."""
+"""pleias_rl.data.language and pleias_rl.rewards.language: detection, neutral short texts, refs ignored, accuracy."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.format import format_ref, render_completion
-from data.language import MIN_LETTERS, detect_language, language_code, language_name
-from rewards.language import WRONG_LINE_CREDIT, language_reward
+from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.data.language import MIN_LETTERS, detect_language, language_code, language_name
+from pleias_rl.rewards.language import WRONG_LINE_CREDIT, language_reward
 
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "language_accuracy.py"
 

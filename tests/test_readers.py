@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from data.readers import (RecordError, convert_record, iter_records, quotable_pieces,
+from pleias_rl.data.readers import (RecordError, convert_record, iter_records, quotable_pieces,
                           sentence_segments, split_sentences)
-from data.schema import BadLine, validate_row
+from pleias_rl.data.schema import BadLine, validate_row
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RAW = Path(__file__).resolve().parent.parent / "data" / "samples" / "raw"
@@ -132,9 +132,9 @@ def test_json_array_streams_like_json_lines(tmp_path: Path) -> None:
 
 
 def test_json_array_larger_than_a_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import data.readers
+    import pleias_rl.data.readers
 
-    monkeypatch.setattr(data.readers, "_CHUNK_CHARS", 64)
+    monkeypatch.setattr(pleias_rl.data.readers, "_CHUNK_CHARS", 64)
     records = [{"text": "x" * 300, "n": i} for i in range(20)]
     path = tmp_path / "a.json"
     path.write_text(json.dumps(records, indent=1))
@@ -154,7 +154,7 @@ def test_bad_lines_name_their_line(tmp_path: Path) -> None:
 
 
 def test_datasets_load_dataset_reader_on_local_files() -> None:
-    from data.build import iter_hub_records
+    from pleias_rl.data.build import iter_hub_records
 
     records = [record for _, record in iter_hub_records(
         "json", data_files=str(FIXTURES / "hotpotqa_hf_layout.jsonl"))]

@@ -1,4 +1,4 @@
-"""rewards.registry: names, specs, the gated weighted combination, pickling and threads."""
+"""pleias_rl.rewards.registry: names, specs, the gated weighted combination, pickling and threads."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from data.format import format_ref, render_completion
-from rewards import REGISTRY as EXPORTED
-from rewards.base import Reward
-from rewards.registry import (
+from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.rewards import REGISTRY as EXPORTED
+from pleias_rl.rewards.base import Reward
+from pleias_rl.rewards.registry import (
     DEFAULT_GATES, REGISTRY, WeightedReward, build_rewards, get_reward, parse_spec,
 )
 
@@ -147,5 +147,5 @@ def test_own_reward_classes_by_module_path():
         == [1.0, pytest.approx(0.5)]
     with pytest.raises(KeyError, match="cannot import reward 'custom_reward:Missing'"):
         get_reward("custom_reward:Missing")
-    with pytest.raises(KeyError, match="is not a subclass of rewards.base.Reward"):
+    with pytest.raises(KeyError, match="is not a subclass of pleias_rl.rewards.base.Reward"):
         get_reward("custom_reward:NotAReward")

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.format import EOS_TOKEN, SPECIAL_TOKENS, format_ref, render_completion
-from rewards.registry import REGISTRY, WeightedReward, get_reward
+from pleias_rl.data.format import EOS_TOKEN, SPECIAL_TOKENS, format_ref, render_completion
+from pleias_rl.rewards.registry import REGISTRY, WeightedReward, get_reward
 
 REWARDS = [get_reward(name) for name in REGISTRY] + [WeightedReward()]
 

@@ -15,8 +15,8 @@ from typing import Any, Callable
 import pytest
 import torch
 
-from data.format import EOS_TOKEN
-from rl import grpo
+from pleias_rl.data.format import EOS_TOKEN
+from pleias_rl.rl import grpo
 from rl_support import (  # noqa: F401  (fixtures)
     REPO, SMOKE, StopAfterFirstSave, critic_dir, logged_keys, overrides, rag_rows, rl_jsonl,
     tiny_model_dir, weights)

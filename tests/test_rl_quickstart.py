@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rl.quickstart import EVAL_STAGES, Plan, parse_args, results_table, run
+from pleias_rl.rl.quickstart import EVAL_STAGES, Plan, parse_args, results_table, run
 from rl_support import tiny_model_dir  # noqa: F401  (fixture)
 
 REWARDS = ("citation", "format", "language", "answer", "source_f1", "refusal")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl import sft
-from rl.training_data import load_sft_dataset
+from pleias_rl.rl import sft
+from pleias_rl.rl.training_data import load_sft_dataset
 from rl_support import (  # noqa: F401  (fixtures)
     WARMSTART, StopAfterFirstSave, critic_dir, overrides, rag_rows, tiny_model_dir, weights)
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from data.format import format_ref, render_completion
-from rewards.cli import main
-from rewards.registry import REGISTRY
+from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.rewards.cli import main
+from pleias_rl.rewards.registry import REGISTRY
 
 
 def completion_for(row: dict) -> str:

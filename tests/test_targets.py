@@ -1,14 +1,14 @@
-"""Oracle completions (data.targets) and seeded corruptions (data.corruptions) on real rows."""
+"""Oracle completions (pleias_rl.data.targets) and seeded corruptions (pleias_rl.data.corruptions) on real rows."""
 
 from __future__ import annotations
 
 import pytest
 
-from data.corruptions import CORRUPTIONS, citation_cases, corrupt
-from data.format import parse_completion
-from data.targets import oracle_completion, sentences, supporting_evidence
-from rewards.citation import citation_reward
-from rewards.format import format_reward
+from pleias_rl.data.corruptions import CORRUPTIONS, citation_cases, corrupt
+from pleias_rl.data.format import parse_completion
+from pleias_rl.data.targets import oracle_completion, sentences, supporting_evidence
+from pleias_rl.rewards.citation import citation_reward
+from pleias_rl.rewards.format import format_reward
 
 
 @pytest.mark.parametrize("options", [{}, {"trivial": False}, {"elide": True},

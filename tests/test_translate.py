@@ -8,8 +8,8 @@ from typing import Iterator
 
 import pytest
 
-from data.exercises import ExerciseOptions, apply_exercises
-from data.translate import ChatTranslator, TranslationError
+from pleias_rl.data.exercises import ExerciseOptions, apply_exercises
+from pleias_rl.data.translate import ChatTranslator, TranslationError
 from http_stub import JSONHandler, serve
 from llm_server import served_tiny_model, tiny_model_dir  # noqa: F401  (pytest fixtures)
 
