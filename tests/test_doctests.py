@@ -14,7 +14,7 @@ import pytest
 
 
 SUBPACKAGES = ("pleias_rl.data", "pleias_rl.rewards", "pleias_rl.rl", "pleias_rl.critics",
-               "pleias_rl.evaluation")
+               "pleias_rl.evaluation", "pleias_rl.inference")
 
 
 def package_modules() -> list[str]:
