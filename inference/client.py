@@ -190,12 +190,12 @@ class OpenAIBackend(LLMBackend):
                 last = error
         else:
             raise BackendUnavailable(f"{self.base_url} is unreachable: {last}")
-        if self.keep_special_tokens:
+        if self.keep_special_tokens:  # a probe outside the stats and the budget
             try:
-                self.generate(SPECIAL_TOKENS[0], max_tokens=1)
-            except SpecialTokensDropped:
-                raise
-            except BackendError as error:
+                self._post(*self._payload(SPECIAL_TOKENS[0], {"max_tokens": 1}))
+            except (_Retryable, BackendError) as error:
+                if isinstance(error, SpecialTokensDropped):
+                    raise
                 raise BackendUnavailable(f"{self.base_url} failed a one-token completion: {error}") from error
 
     def generate(self, request: Request, **params: Any) -> Generation:
