@@ -216,7 +216,8 @@ class VLLMGenerator:
             temperature=self.settings.temperature,
             top_p=1.0 if self.settings.greedy else self.settings.top_p,
             repetition_penalty=self.settings.repetition_penalty,
-            max_tokens=self.settings.max_new_tokens, skip_special_tokens=False)
+            max_tokens=self.settings.max_new_tokens, skip_special_tokens=False,
+            spaces_between_special_tokens=False)
 
     def generate(self, prompts: Sequence[str]) -> list[Generation]:
         """Generate one completion per prompt with vLLM."""

@@ -166,13 +166,6 @@ class OpenAIBackend(LLMBackend):
                                            limits=httpx2.Limits(max_connections=self.concurrency))
             return self._http
 
-    def close(self) -> None:
-        """Close the pooled connections (a later request opens new ones)."""
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-                self._http = None
-
     def check(self) -> None:
         """Probe ``/health`` (then ``/models``); raise :class:`BackendUnavailable` if neither
         answers. When keeping special tokens, also send a one-token completion: a server that

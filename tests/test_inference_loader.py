@@ -34,9 +34,14 @@ def test_prompts_keep_the_prepended_token_and_batches_pad(pleias_standin_dir: Pa
     generations = generator.generate([PROMPT, "<|query_start|>Who?<|query_end|>"])
     assert [g.completion_tokens <= 3 for g in generations] == [True, True]
     assert sum(g.truncated for g in generations) == sum(g.finish_reason == "length" for g in generations)
+    with_token = generator.tokenizer(PROMPT, return_tensors="pt")
+    without = generator.tokenizer(PROMPT, return_tensors="pt", add_special_tokens=False)
+    greedy = {"max_new_tokens": 3, "do_sample": False, "pad_token_id": 3, "eos_token_id": generator.stop_ids}
+    expected = [generator.tokenizer.decode(generator.model.generate(**ids, **greedy)[0, ids.input_ids.shape[1]:])
+                for ids in (with_token, without)]
+    assert expected[0] != expected[1], "the prepended token changes what the model writes"
     policy = Policy(TransformersBackend(pleias_standin_dir), max_tokens=3)
-    assert all(isinstance(text, str) for text in policy.generate_many([PROMPT]))
-    assert policy.backend.load().tokenizer(PROMPT).input_ids[0] == 2
+    assert policy.generate_many([PROMPT]) == [expected[0]] == [generations[0].completion]
 
 
 def test_eval_model_runs_on_the_real_layout(pleias_standin_dir: Path, rag_rows, tmp_path: Path):
