@@ -95,3 +95,15 @@ def test_a_server_dying_with_requests_in_flight():
     assert any(isinstance(reply, BackendUnavailable) for reply in replies)
     assert elapsed < 10
     assert backend.stats.failures == 8
+
+
+def test_the_layer_imports_only_downward_and_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys, pleias_rl.inference.loader, pleias_rl.inference.generator, pleias_rl.inference.client\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'httpx2')\n"
+            "             or m.split('.')[:2] in (['pleias_rl', 'critics'], ['pleias_rl', 'evaluation'],\n"
+            "                                     ['pleias_rl', 'rl'])))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
