@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-url", help="OpenAI-compatible base URL of the policy (text completions)")
     parser.add_argument("--policy-model", help="policy model name (with --policy-url) or local path")
     parser.add_argument("--policy-gguf", help="GGUF file inside --policy-model (in-process policy)")
-    parser.add_argument("--policy-max-tokens", type=int, help="tokens per policy generation (default 1024)")
+    parser.add_argument("--policy-max-tokens", type=int, help="tokens per policy generation (default 2048)")
     parser.add_argument("--no-regenerate", action="store_true", help="never ask the policy to regenerate")
     parser.add_argument("--sync", choices=["example", "batch"],
                         help="fsync after every example (default) or every batch (flushed per example)")
@@ -241,6 +241,7 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
     skipped: list[str] = []
     progress = tqdm(total=count_rows(input_path, config["limit"]), initial=len(output.done), unit="ex",
                     file=sys.stderr, disable=not config["progress"], smoothing=0.1)
+    stopped: BackendUnavailable | None = None
     try:
         for batch in batches(input_path, output.done, settings.batch_size, config["limit"], skipped):
             for result in loop.run_batch(batch):
@@ -251,6 +252,8 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
                 progress.update(1)
             if config["sync"] == "batch":
                 output.sync()
+    except BackendUnavailable as error:  # e.g. a policy server that drops the Pleias tags
+        stopped = error
     finally:
         progress.close()
         output.close()
@@ -261,6 +264,9 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
         print(f"skipped {problem}", file=sys.stderr)
     print(f"{summary['n']} examples, {summary['accepted']} accepted ({summary['corrected']} corrected), "
           f"{sum(summary['by_kind'].values())} failures recorded -> {out_dir}", file=sys.stderr)
+    if stopped is not None:
+        print(f"pleias-rl critique: stopped: {stopped}", file=sys.stderr)
+        return 3
     return 1 if skipped else 0
 
 

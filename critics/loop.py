@@ -18,9 +18,10 @@ from typing import Any, Mapping, Sequence
 
 from pleias_rl.data.format import build_prompt
 from pleias_rl.data.schema import row_completion, source_texts
-from pleias_rl.critics.backends import BackendError, LLMBackend
 from pleias_rl.critics.base import Critic, Verdict
 from pleias_rl.critics.rules import EXPLAIN_CACHE
+from pleias_rl.inference.backend import BackendError, LLMBackend
+from pleias_rl.inference.generator import DEFAULT_MAX_NEW_TOKENS
 from pleias_rl.rewards.base import Reward
 from pleias_rl.rewards.language import expected_language
 from pleias_rl.rewards.registry import get_reward
@@ -35,19 +36,23 @@ FEEDBACK_HEADER = "A previous answer to this question was rejected for these pro
 class Policy:
     """The model whose outputs are critiqued: generates and regenerates with feedback.
 
-    Any :class:`~pleias_rl.critics.backends.LLMBackend` given a raw Pleias prompt string (an
-    OpenAI-compatible backend in ``mode="text"``, or a :class:`~pleias_rl.critics.backends.TransformersBackend`).
+    Any :class:`~pleias_rl.inference.backend.LLMBackend` given a raw Pleias prompt string: an
+    OpenAI-compatible backend in ``mode="text"`` (it asks vLLM to keep the special tokens and
+    raises :class:`~pleias_rl.inference.backend.SpecialTokensDropped` when a server loses them), or a
+    :class:`~pleias_rl.inference.generator.TransformersBackend` (the prompt tokenized as TRL does).
+    ``max_tokens`` defaults to :data:`~pleias_rl.inference.generator.DEFAULT_MAX_NEW_TOKENS`, which
+    fits a real checkpoint's trace; completions cut there are counted in the backend's stats.
     Regeneration appends the critique to the query and rebuilds the prompt
     (:func:`pleias_rl.data.format.build_prompt`), since the Pleias format has no feedback slot.
 
-    >>> from pleias_rl.critics.backends import EchoBackend
+    >>> from pleias_rl.inference.backend import EchoBackend
     >>> Policy(EchoBackend()).feedback_prompt({"query": "Who?", "sources": ["Ann."]}, "1. [format] x").splitlines()[0]
     '<|query_start|>Who?'
     """
 
     def __init__(self, backend: LLMBackend, **params: Any) -> None:
         self.backend = backend
-        self.params = {"temperature": 0.0, "max_tokens": 1024, **params}
+        self.params = {"temperature": 0.0, "max_tokens": DEFAULT_MAX_NEW_TOKENS, **params}
 
     def feedback_prompt(self, row: Mapping[str, Any], feedback: str) -> str:
         """The row's prompt with the critique appended to the query."""

@@ -90,8 +90,9 @@ def build_judge(args: argparse.Namespace, out_dir: Path) -> Any:
     >>> build_judge(build_parser().parse_args(["--generations", "g", "--out-dir", "o"]), Path("o")) is None
     True
     """
-    from pleias_rl.critics.backends import OpenAIBackend, TransformersBackend
     from pleias_rl.evaluation.judge import Judge, JudgeCache
+    from pleias_rl.inference.client import OpenAIBackend
+    from pleias_rl.inference.generator import TransformersBackend
 
     if args.judge_url and args.judge_local:
         raise SystemExit("pleias-rl eval: give --judge-url or --judge-local, not both")
@@ -223,16 +224,20 @@ def generate_rows(args: argparse.Namespace, out_dir: Path) -> tuple[list[tuple[s
             generator.check()
         return generator
 
-    done = generate_missing(rows, checked_generator, out, args.batch_size, progress=not args.quiet)
-    if done:
-        print(f"generated {done} rows ({len(keys) - done} resumed from {out.path})", file=sys.stderr)
-    return [(key, out.done[key]) for key in keys], bad
+    tally = generate_missing(rows, checked_generator, out, args.batch_size, progress=not args.quiet)
+    if tally.generated or tally.failed:
+        print(f"generated {tally.generated} rows ({tally.truncated} cut at --max-new-tokens "
+              f"{args.max_new_tokens}, {len(tally.failed)} failed, {len(keys) - tally.generated - len(tally.failed)} "
+              f"resumed from {out.path})", file=sys.stderr)
+    failed = [BadLine(args.dataset, line, f"generation failed (rerun to retry): {tally.failed[key]}")
+              for key, (line, _) in zip(keys, rows) if key in tally.failed]
+    return [(key, out.done[key]) for key in keys if key in out.done], bad + failed
 
 
 def run_eval(args: argparse.Namespace) -> int:
     """Generate (when needed), score, judge, and write summary, scores, report and plots."""
-    from pleias_rl.critics.backends import BackendUnavailable
     from pleias_rl.evaluation.generate import row_keys
+    from pleias_rl.inference.backend import BackendUnavailable
     from pleias_rl.evaluation.scoring import load_rewards, score_rows
 
     if args.model and not args.dataset:
@@ -250,8 +255,8 @@ def run_eval(args: argparse.Namespace) -> int:
         else:
             keyed, bad = generate_rows(args, out_dir)
     except BackendUnavailable as error:
-        print(f"pleias-rl eval: {error}\nNothing was generated or scored; start the server or "
-              "fix the URL and rerun.", file=sys.stderr)
+        print(f"pleias-rl eval: {error}\nNothing was generated or scored after it; fix the server (or "
+              "the URL) and rerun (generations already written are kept).", file=sys.stderr)
         return 2
     for line in bad:
         print(f"pleias-rl eval: skipped {line}", file=sys.stderr)

@@ -96,7 +96,8 @@ def test_judge_grades_with_dataset_rule_and_cache_prevents_second_requests(tmp_p
     assert len(GradingJudge.requests) == 7
     assert main(args) == 0
     assert len(GradingJudge.requests) == 7, "a rerun must be served from the cache"
-    assert read_summary(out)["judge"] == {"model": "grader", "requests": 0, "cache_hits": 7, "errors": 0}
+    assert read_summary(out)["judge"] == {"model": "grader", "requests": 0, "cache_hits": 7, "errors": 0,
+                                          "truncated": 0}
     assert "## LLM-as-a-match judge" in (out / "report.md").read_text()
 
 
