@@ -112,7 +112,7 @@ def test_layout_mismatch_and_missing_keys_raise() -> None:
         convert_record({"paragraphs": [], "question": "?"}, "hotpotqa")
     with pytest.raises(RecordError, match="missing key 'question'"):
         convert_record({"paragraphs": [{"paragraph_text": "x"}]}, "musique")
-    with pytest.raises(RecordError, match="unknown layout"):
+    with pytest.raises(RecordError, match="unsupported layout"):
         convert_record({"foo": 1})
     with pytest.raises(RecordError, match="field sources"):
         convert_record({"query": "q", "sources": "not a list"})
