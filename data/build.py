@@ -190,16 +190,19 @@ def build_rows(records: RecordStream, options: BuildOptions,
 
 
 def _convert(where: str, record: Any, options: BuildOptions, report: BuildReport) -> dict[str, Any] | None:
+    if isinstance(record, BadLine):
+        return _skip(str(record), "malformed", options, report)
     try:
-        if isinstance(record, BadLine):
-            raise RecordError(record.problem)
         return convert_record(record, options.dataset, options.titles)
     except RecordError as error:
-        message = f"{where}: {error}"
-        if options.on_error == "stop":
-            raise BuildError(message) from None
-        report.note("unsupported" if isinstance(error, UnsupportedLayout) else "malformed", message)
-        return None
+        kind = "unsupported" if isinstance(error, UnsupportedLayout) else "malformed"
+        return _skip(f"{where}: {error}", kind, options, report)
+
+
+def _skip(message: str, kind: str, options: BuildOptions, report: BuildReport) -> None:
+    if options.on_error == "stop":
+        raise BuildError(message)
+    report.note(kind, message)
 
 
 def _finish(where: str, row: dict[str, Any], options: BuildOptions,
