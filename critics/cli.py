@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from pleias_rl.data.exit_codes import EXIT_CODE_HELP
 from pleias_rl.data.jsonl import BadLine, check_not_input, count_lines
 from pleias_rl.data.schema import read_jsonl
 from pleias_rl.critics.backends import BackendUnavailable, LLMBackend, make_backend
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["in.jsonl", "--out-dir", "out"]).max_rounds is None
     True
     """
-    parser = argparse.ArgumentParser(prog="pleias-rl critique", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="pleias-rl critique", description=__doc__.split("\n\n")[0],
+                                     epilog=EXIT_CODE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="JSONL of RAG examples, with a completion (or use a policy)")
     parser.add_argument("--out-dir", required=True, help="output directory (resumed if it exists)")
     parser.add_argument("--config", help="YAML recipe: a path or a shipped name (critic/rules, critic/openai)")

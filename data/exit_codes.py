@@ -19,6 +19,7 @@ code    name           meaning
 
 from __future__ import annotations
 
+import argparse
 from enum import IntEnum
 
 
@@ -47,3 +48,12 @@ EXIT_CODE_HELP = "\n".join([
     "  5  internal error (a bug; traceback printed)",
 ])
 """The table as the command-line help prints it."""
+
+
+class HelpWithExitCodes(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """An argparse formatter that shows defaults and keeps the exit-code epilog's lines.
+
+    >>> parser = argparse.ArgumentParser(prog="x", epilog=EXIT_CODE_HELP, formatter_class=HelpWithExitCodes)
+    >>> [line for line in parser.format_help().splitlines() if line.startswith("  5  ")]
+    ['  5  internal error (a bug; traceback printed)']
+    """

@@ -269,7 +269,8 @@ def atomic_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterat
 
     Refuses (:class:`OverwriteError`) an output that is one of ``inputs``; creates the
     parent directory; a ``.partial`` file left by a killed run is replaced, and the one of a
-    failed run removed.
+    failed run removed. A target that exists but is not a regular file (``/dev/null``, a
+    pipe) is written directly.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "sub", "x.jsonl")
@@ -282,6 +283,10 @@ def atomic_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterat
     """
     check_not_input(path, inputs)
     target = Path(path)
+    if target.exists() and not target.is_file() and not target.is_dir():
+        with open(target, "w", encoding="utf-8") as handle:
+            yield handle
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(target)
     partial.unlink(missing_ok=True)  # left by a killed run

@@ -22,15 +22,16 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from pleias_rl.data.exit_codes import ExitCode
+from pleias_rl.data.exit_codes import EXIT_CODE_HELP, ExitCode, HelpWithExitCodes
 from pleias_rl.data.jsonl import BadLine, OverwriteError, check_not_input, write_jsonl
 from pleias_rl.data.schema import read_jsonl
 
 SUMMARY_FILE = "summary.json"
 """Name of the summary inside an output directory."""
 
-OUTPUT_FILES: tuple[str, ...] = (SUMMARY_FILE, "scores.jsonl", "report.md", "generations.jsonl")
-"""Files an eval writes into its ``--out-dir`` (none of them may be an input)."""
+OUTPUT_FILES: tuple[str, ...] = (SUMMARY_FILE, "scores.jsonl", "report.md")
+"""Files every eval writes into its ``--out-dir`` (none may be an input; with ``--model``,
+``generations.jsonl`` neither)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     2048
     """
     parser = argparse.ArgumentParser(prog="pleias-rl eval", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     epilog=EXIT_CODE_HELP, formatter_class=HelpWithExitCodes)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--generations", help="JSONL of RAG rows that carry a completion")
     source.add_argument("--model", help="model directory or cached hub id (or the endpoint's model name)")
@@ -243,7 +244,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.model and not args.dataset:
         raise SystemExit("pleias-rl eval: --model needs --dataset FILE.jsonl")
     out_dir = Path(args.out_dir)
-    for name in OUTPUT_FILES:
+    for name in (*OUTPUT_FILES, *(("generations.jsonl",) if args.model else ())):
         check_not_input(out_dir / name, filter(None, (args.generations, args.dataset)))
     out_dir.mkdir(parents=True, exist_ok=True)
     rewards = load_rewards(args.rewards.split(",") if args.rewards else None)

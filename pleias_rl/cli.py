@@ -37,7 +37,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 TRAIN_EXTRA_MODULES: frozenset[str] = frozenset({
     "torch", "transformers", "trl", "peft", "accelerate", "datasets", "gguf", "matplotlib", "tqdm",
-    "safetensors", "tokenizers", "huggingface_hub"})
+    "safetensors", "tokenizers", "huggingface_hub", "openai", "httpx"})
 """Top-level modules that only the ``[train]`` extra installs."""
 
 

@@ -130,6 +130,10 @@ def test_no_command_writes_over_its_input(rows, tmp_path, capsys):
     assert "is an input file" in capsys.readouterr().err
     assert path.read_bytes() == scores.read_bytes() == (critique / "sft.jsonl").read_bytes() == before
     assert not list(tmp_path.rglob("*.partial"))
+    rescored = out / "generations.jsonl"  # an eval with --model wrote it; rescoring it is fine
+    rescored.write_bytes(before)
+    assert pleias_rl(["eval", "--generations", str(rescored), "--out-dir", str(out), "--quiet", "--no-plots",
+                      "--rewards", "format"]) == 0
 
 
 def test_data_build_writing_no_row_exits_4_and_keeps_the_previous_output(tmp_path, capsys):
