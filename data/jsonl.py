@@ -143,16 +143,24 @@ def decode_problem(error: ValueError | RecursionError) -> str:
     return "integer over 4,300 digits (Python's int conversion limit)"  # sys.get_int_max_str_digits()
 
 
-def surrogate_problem(value: Any, path: str, number: int) -> BadLine | None:
+def surrogate_problem(value: Any, path: str, number: int, escaped_bytes: bool = False) -> BadLine | None:
     """A :class:`BadLine` when ``value`` holds a lone surrogate anywhere, else ``None``.
+
+    With ``escaped_bytes`` (text decoded with ``errors="surrogateescape"``), U+DC80-U+DCFF
+    stand for bytes that are not UTF-8, and are reported so.
 
     >>> surrogate_problem(["ok"], "f", 1) is None, str(surrogate_problem(["\\udc80"], "f", 1))
     (True, 'f:1: field [0]: lone surrogate U+DC80 (valid JSON, but not encodable as UTF-8)')
+    >>> str(surrogate_problem({"a": "caf\\udce9"}, "f", 2, escaped_bytes=True))
+    'f:2: field a: not valid UTF-8 (byte 0xe9)'
     """
     found = surrogate_field(value)
     if found is None:
         return None
     field, character = found
+    code = int(character[2:], 16)
+    if escaped_bytes and 0xDC80 <= code <= 0xDCFF:
+        return BadLine(path, number, f"not valid UTF-8 (byte 0x{code - 0xDC00:02x})", field=field)
     return BadLine(path, number, f"lone surrogate {character} (valid JSON, but not encodable as UTF-8)",
                    field=field)
 

@@ -509,4 +509,4 @@ def _iter_json_array(path: str, handle: Any) -> Iterator[tuple[int, Any]]:
         line = stream.line
         stream.line += stream.text.count("\n", stream.pos, end)
         stream.pos = end
-        yield line, surrogate_problem(value, path, line) or value
+        yield line, surrogate_problem(value, path, line, escaped_bytes=True) or value
