@@ -495,14 +495,20 @@ def strip_refs(text: str, keep_quotes: bool = False) -> str:
 
 
 def clean_answer(parsed: ParsedCompletion | str) -> str:
-    """Render an answer in the upstream library's "processed" shape.
+    """Render an answer exactly as the upstream library's ``processed["clean_answer"]``.
 
-    Each ref becomes ``[n]`` (a running count) and a ``**Citations**`` list follows.
+    The answer section, stripped; each closed ref replaced in place by ``[n]`` (a running
+    count; nothing added or removed around it, so a paragraph break before a ref stays);
+    then, when there was a ref, ``\\n\\n**Citations**\\n`` and one line per ref,
+    ``[n] "quote" [Source id]``, the quote as written, each line ending in a newline. Refs that
+    upstream's pattern misses but the parser reads (a quote over several lines, spaces inside
+    the tag) are numbered too; an unclosed ref stays as written, as upstream leaves it. No
+    answer section gives ``""``.
 
     >>> print(clean_answer('English<|language_end|><|query_report_start|>Trivial<|query_report_end|>'
     ...     '<|answer_start|>Paris is "the capital"<ref name="<|source_id|>1">the capital of France</ref>.'
-    ...     '<|answer_end|>'))
-    Paris is "the capital" [1].
+    ...     '<|answer_end|>'), end="")
+    Paris is "the capital"[1].
     <BLANKLINE>
     **Citations**
     [1] "the capital of France" [Source 1]
@@ -512,19 +518,19 @@ def clean_answer(parsed: ParsedCompletion | str) -> str:
     answer = parsed.section("answer")
     if answer is None:
         return ""
+    text = parsed.text
     pieces: list[str] = []
     lines: list[str] = []
     cursor = answer.start
-    text = parsed.text
-    for number, citation in enumerate(parsed.citations, start=1):
-        pieces.append(text[cursor:citation.span[0]].rstrip() + f" [{number}]")
-        lines.append(f'[{number}] "{citation.quote.strip()}" [Source {citation.raw_id}]')
+    for citation in (c for c in parsed.citations if c.closed):
+        number = len(lines) + 1
+        pieces.append(f"{text[cursor:citation.span[0]]}[{number}]")
+        lines.append(f'[{number}] "{text[citation.quote_span[0]:citation.quote_span[1]]}" '
+                     f"[Source {citation.raw_id}]\n")
         cursor = citation.span[1]
     pieces.append(text[cursor:answer.end])
     body = "".join(pieces).strip()
-    if not lines:
-        return body
-    return body + "\n\n**Citations**\n" + "\n".join(lines)
+    return body + "\n\n**Citations**\n" + "".join(lines) if lines else body
 
 
 def render_completion(*, language: str, query_analysis: str, query_report: str, answer: str,

@@ -108,7 +108,7 @@ def test_unreachable_judge_fails_before_any_generation(tmp_path, oracle_file, ca
     out = tmp_path / "run"
     code = main(["--model", str(tmp_path / "no-such-model"), "--dataset", str(oracle_file),
                  "--out-dir", str(out), "--judge-url", dead, "--judge-timeout", "2", "--quiet"])
-    assert code == 2
+    assert code == 3  # a server unavailable (pleias_rl.data.exit_codes)
     message = capsys.readouterr().err
     assert "unreachable" in message and "Nothing was generated" in message
     assert not (out / "generations.jsonl").exists() and not (out / "summary.json").exists()

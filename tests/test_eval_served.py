@@ -88,7 +88,7 @@ def test_endpoint_generation_through_transformers_serve_fails_loudly(tmp_path, h
     out = tmp_path / "run"
     assert main(["--model", served_tiny_model.model, "--dataset", str(dataset), "--out-dir", str(out),
                  "--backend", "endpoint", "--endpoint-url", served_tiny_model.base_url,
-                 "--max-new-tokens", "8", "--quiet", "--no-plots"]) == 2
+                 "--max-new-tokens", "8", "--quiet", "--no-plots"]) == 3
     error = capsys.readouterr().err
     assert "rejects vLLM's skip_special_tokens" in error and "--backend transformers" in error
     assert not (out / "summary.json").exists() and not (out / "generations.jsonl").exists()

@@ -51,7 +51,7 @@ def test_eval_endpoint_that_drops_the_tags_stops_with_the_fix(tmp_path, hotpot_r
     rows = hotpot_rows[:3]
     script = VLLMScript(completion=oracle_by_prompt(rows), honours_keep=False)
     with serve_vllm(script) as url:
-        assert eval_main(endpoint_args(url, write_rows(tmp_path / "d.jsonl", rows), tmp_path / "run")) == 2
+        assert eval_main(endpoint_args(url, write_rows(tmp_path / "d.jsonl", rows), tmp_path / "run")) == 3
     error = capsys.readouterr().err
     assert "without any Pleias tag" in error and "vLLM" in error and "--backend transformers" in error
     assert not (tmp_path / "run" / "summary.json").exists()
