@@ -6,16 +6,32 @@ given, else the language detected from the query. Scoring:
 - 1.0: the answer's own words are in the expected language and the language line names it;
 - :data:`WRONG_LINE_CREDIT` (0.75): the answer is in the right language but the language line is
   missing or names another language;
-- 0.0: the answer is in another language, or the answer is missing or empty;
+- 0.0: the answer is in another language, the answer is missing or empty, or one of the checks
+  below fails;
 - ``None``: the expected language is unknown, or the answer is too short to judge (a name, a
   number, "Yes.").
+
+The checks, in order; each one's verdict is in the diagnostics (``checks``), ``"ok"`` when it
+passes, and the first that fails decides:
+
+- :func:`script_check`: the bulk of the letters is Latin script (every supported language is);
+- :func:`gibberish_check`: the prose is language, not letter soup;
+- :func:`other_language_check`: the prose is not confidently in a language outside the supported
+  set (Welsh, Swedish, Russian...);
+- :func:`answer_language_check`: the likeliest supported language is the expected one;
+- :func:`padding_check`: the answer's content words, the expected language's function words
+  removed, are not in another language (a foreign answer padded with "the of and" fails).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
-from pleias_rl.data.language import clear_cache, detect_language, language_code, language_name
+from pleias_rl.data.language import (
+    DETECTABLE, MIN_LETTERS, NO_LANGUAGE, LanguageScores, clear_cache, content_words, detect_language,
+    language_code, language_name, language_scores, latin_share,
+)
 from pleias_rl.rewards.base import Reward, Score, parse_cached
 from pleias_rl.rewards.text import register_cache
 
@@ -23,6 +39,120 @@ register_cache(clear_cache)  # pleias_rl.rewards.text.clear_caches() also forget
 
 WRONG_LINE_CREDIT = 0.75
 """Score of a right-language answer whose language line does not name that language."""
+
+MIN_LATIN_SHARE = 0.75
+"""Below this share of Latin-script letters, the answer is in another script."""
+
+CONFIDENT = 0.5
+"""A label ranked first with at least this probability (over every label) is taken at its word."""
+
+DOMINANCE = 4.0
+"""An outside language must also be this many times as likely as all supported ones together."""
+
+MAX_VOWELLESS_SHARE = 0.3
+"""More than this share of lower-case words without a vowel is consonant gibberish."""
+
+OK = "ok"
+"""The verdict of a check that passes."""
+
+_VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿąęœ")
+_LOWER_WORD = re.compile(r"\b[^\W\d_]*[a-zß-ÿ][^\W\d_]*\b")
+
+
+def script_check(prose: str) -> str:
+    """``"foreign_script"`` when fewer than :data:`MIN_LATIN_SHARE` of the letters are Latin.
+
+    >>> script_check("Москва — столица России, and it is big."), script_check("Tokyo (東京) is the capital.")
+    ('foreign_script', 'ok')
+    """
+    return OK if latin_share(prose) >= MIN_LATIN_SHARE else "foreign_script"
+
+
+def gibberish_check(prose: str, scores: LanguageScores) -> str:
+    """``"gibberish"`` when the identifier finds no language (py3langid's ``zxx`` ranked first,
+    confidently) or when many lower-case words have no vowel (acronyms are upper case).
+
+    >>> from pleias_rl.data.language import language_scores
+    >>> text = "Brzkt vlqmp srtnk xwzgh trvbk mnzlp qxrst."
+    >>> gibberish_check(text, language_scores(text))
+    'gibberish'
+    >>> text = "Zbigniew Brzeziński was born in Warsaw in 1928."
+    >>> gibberish_check(text, language_scores(text))
+    'ok'
+    """
+    if scores.top == NO_LANGUAGE and scores.top_share >= CONFIDENT:
+        return "gibberish"
+    words = [word.lower() for word in _LOWER_WORD.findall(prose) if len(word) >= 3]
+    vowelless = sum(1 for word in words if _VOWELS.isdisjoint(word))
+    return "gibberish" if words and vowelless / len(words) > MAX_VOWELLESS_SHARE else OK
+
+
+def other_language_check(scores: LanguageScores) -> str:
+    """``"other_language:<code>"`` when a language outside the supported set is ranked first
+    confidently and dominates every supported language together.
+
+    >>> from pleias_rl.data.language import language_scores
+    >>> other_language_check(language_scores("Mae'r afon hiraf yn llifo am fwy na phedair mil o gilometrau."))
+    'other_language:cy'
+    >>> other_language_check(language_scores("Grace Krilanovich (born October 5, 1979) is an American author."))
+    'ok'
+    """
+    if (scores.top not in DETECTABLE and scores.top != NO_LANGUAGE and scores.top_share >= CONFIDENT
+            and scores.top_share >= DOMINANCE * scores.supported_share):
+        return f"other_language:{scores.top}"
+    return OK
+
+
+def answer_language_check(scores: LanguageScores, expected: str) -> str:
+    """``"answer_language:<code>"`` when the likeliest supported language is not the expected one.
+
+    >>> from pleias_rl.data.language import language_scores
+    >>> answer_language_check(language_scores("La capitale du Pérou est Lima."), "fr")
+    'ok'
+    >>> answer_language_check(language_scores("La capitale du Pérou est Lima."), "en")
+    'answer_language:fr'
+    """
+    return OK if scores.best == expected else f"answer_language:{scores.best}"
+
+
+def padding_check(prose: str, expected: str) -> str:
+    """``"padded:<code>"`` when the content words (the expected language's function words
+    removed) are confidently in another language: the bulk of the answer decides, not the
+    function words sprinkled over it.
+
+    >>> padding_check("Sefydlwyd the y ddinas of gan fasnachwyr and a in ymgartrefodd the ger yr harbwr.", "en")
+    'padded:cy'
+    >>> padding_check("The city was founded by merchants who settled near the harbour.", "en")
+    'ok'
+    """
+    scores = language_scores(content_words(prose, expected))
+    if scores is None or scores.top == expected or scores.top_share < CONFIDENT:
+        return OK
+    if scores.top in DETECTABLE or scores.top == NO_LANGUAGE or scores.top_share >= DOMINANCE * scores.supported_share:
+        return f"padded:{scores.top}"
+    return OK
+
+
+def language_checks(prose: str, scores: LanguageScores, expected: str) -> dict[str, str]:
+    """Every check's verdict, in order; the checks after the first failure are not run.
+
+    >>> from pleias_rl.data.language import language_scores
+    >>> text = "The capital of Peru is Lima, a large city on the Pacific coast."
+    >>> language_checks(text, language_scores(text), "en")
+    {'script': 'ok', 'gibberish': 'ok', 'other_language': 'ok', 'answer_language': 'ok', 'padding': 'ok'}
+    >>> language_checks("Столица Перу — Лима.", language_scores("Столица Перу — Лима."), "en")
+    {'script': 'foreign_script'}
+    """
+    checks = (("script", lambda: script_check(prose)), ("gibberish", lambda: gibberish_check(prose, scores)),
+              ("other_language", lambda: other_language_check(scores)),
+              ("answer_language", lambda: answer_language_check(scores, expected)),
+              ("padding", lambda: padding_check(prose, expected)))
+    verdicts: dict[str, str] = {}
+    for name, check in checks:
+        verdicts[name] = check()
+        if verdicts[name] != OK:
+            break
+    return verdicts
 
 
 def expected_language(row: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -41,15 +171,28 @@ def expected_language(row: Mapping[str, Any]) -> tuple[str | None, str]:
     return detect_language(row.get("query"))[0], "query"
 
 
+def _reason(verdict: str, expected: str) -> str:
+    """The sentence a failed check's verdict stands for (diagnostics and critics)."""
+    kind, _, code = verdict.partition(":")
+    expected_name = language_name(expected)
+    return {"foreign_script": f"answer not in Latin script, expected {expected_name}",
+            "gibberish": f"answer is not language (gibberish), expected {expected_name}",
+            "other_language": f"answer in a language outside the supported set ({code}), expected {expected_name}",
+            "answer_language": f"answer in {language_name(code)}, expected {expected_name}",
+            "padded": f"answer's content words in {language_name(code) or code}, padded with "
+                      f"{expected_name} function words"}[kind]
+
+
 class LanguageReward(Reward):
     """Reward answers written in the query's language (see the module docstring for the scale).
 
     >>> done = "<|answer_end|>"
     >>> fr = "French<|language_end|><|answer_start|>La capitale de la France est Paris." + done
     >>> en = "French<|language_end|><|answer_start|>The capital of France is Paris." + done
-    >>> language_reward(completions=[fr, en, fr.replace("French", "English")],
-    ...                 query=["Quelle est la capitale de la France ?"] * 3)
-    [1.0, 0.0, 0.75]
+    >>> ru = "French<|language_end|><|answer_start|>Столица Франции — Париж, et la." + done
+    >>> language_reward(completions=[fr, en, fr.replace("French", "English"), ru],
+    ...                 query=["Quelle est la capitale de la France ?"] * 4)
+    [1.0, 0.0, 0.75, 0.0]
     """
 
     name = "language"
@@ -64,16 +207,18 @@ class LanguageReward(Reward):
             return None, diagnostics
         if parsed.answer is None or not parsed.answer.strip():
             return 0.0, {**diagnostics, "answer_language": None, "reason": "no answer"}
-        detected, confidence = detect_language(parsed.prose)
-        diagnostics.update(answer_language=detected, confidence=round(confidence, 4))
-        if detected is None:
-            return None, {**diagnostics, "reason": "answer too short to judge"}
+        prose = parsed.prose or ""
+        scores = language_scores(prose)
+        if scores is None:
+            return None, {**diagnostics, "answer_language": None, "reason": "answer too short to judge"}
+        checks = language_checks(prose, scores, expected)
+        failed = next((verdict for verdict in checks.values() if verdict != OK), None)
+        detected = scores.best if failed is None else failed.partition(":")[2] or failed
+        diagnostics.update(answer_language=detected, confidence=round(scores.best_share, 4), checks=checks)
         line_ok = language_code(parsed.language) == expected
-        diagnostics["metrics"] = {"answer_match": float(detected == expected),
-                                  "line_match": float(line_ok)}
-        if detected != expected:
-            return 0.0, {**diagnostics, "reason": f"answer in {language_name(detected)}, "
-                                                  f"expected {language_name(expected)}"}
+        diagnostics["metrics"] = {"answer_match": float(failed is None), "line_match": float(line_ok)}
+        if failed is not None:
+            return 0.0, {**diagnostics, "reason": _reason(failed, expected)}
         return (1.0 if line_ok else WRONG_LINE_CREDIT), diagnostics
 
 
