@@ -169,10 +169,10 @@ def real_english_sentences(limit: int = 200, max_chars: int = 120) -> list[str]:
     return sorted(set(short), key=short.index)[:limit]
 
 
-def test_texts(path: Path = FIXTURE) -> list[Text]:
+def comparison_texts(path: Path = FIXTURE) -> list[Text]:
     """Every text of the comparison, grouped: ``8 langs``, ``en-wiki``, ``others``, ``gibber``.
 
-    >>> groups = [text.group for text in test_texts()]
+    >>> groups = [text.group for text in comparison_texts()]
     >>> groups.count("8 langs"), groups.count("others") >= 100, groups.count("gibber") >= 8
     (320, True, True)
     """
@@ -225,7 +225,7 @@ def _refuse_network() -> list[str]:
 def measure(candidate: Candidate) -> dict[str, object]:
     """Load one candidate and run every text through it (in this process); figures as a dict."""
     attempts = _refuse_network()
-    texts = test_texts()
+    texts = comparison_texts()
     before = resident_mb()
     start = time.perf_counter()
     try:
@@ -298,7 +298,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(measure(next(c for c in CANDIDATES if c.label == argv[1]))))
         return 0
     counts: dict[str, int] = {}
-    for text in test_texts():
+    for text in comparison_texts():
         counts[text.group] = counts.get(text.group, 0) + 1
     print("n per group: " + ", ".join(f"{group} {n}" for group, n in counts.items()))
     chosen = [c for c in CANDIDATES if not argv or any(word in c.label for word in argv)]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from functools import lru_cache
 from itertools import islice
 from typing import Any, Callable, NamedTuple
@@ -57,8 +56,11 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for 
 """The commonest function words of each language: padding an answer with them must not make a
 foreign answer pass (:func:`content_words`)."""
 
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+"""A word: letters, with inner apostrophes (``l'Aquila``, ``don't``)."""
+
 _LETTER = re.compile(r"[^\W\d_]")
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+_NON_LATIN_RUN = re.compile(r"[^\u0000-\u024f\u1e00-\u1eff\u2000-\u206f\s\d]+")
 _NAMES_TO_ISO: dict[str, str] = {name.lower(): code for code, name in ISO_LANGUAGES.items()}
 _LOCK = threading.Lock()
 _IDENTIFIER: list[Any] = []
@@ -158,8 +160,29 @@ def latin_share(text: str) -> float:
     letters = [char for char in text if char.isalpha()]
     if not letters:
         return 1.0
-    latin = sum(1 for char in letters if char < "\u0250" or "LATIN" in unicodedata.name(char, ""))
+    latin = sum(1 for char in letters if char < "\u0250" or "\u1e00" <= char <= "\u1eff")
     return latin / len(letters)
+
+
+def words(text: str) -> list[str]:
+    """The words of a text (letters, inner apostrophes kept; digits and punctuation dropped).
+
+    >>> words("L'Aquila's 2 towers, d'Annunzio!")
+    ["L'Aquila's", 'towers', "d'Annunzio"]
+    """
+    return WORD.findall(text)
+
+
+def latin_letters_only(text: str) -> str:
+    """The text with every run of characters outside Latin script blanked (letters and their
+    combining marks; digits, spaces and general punctuation kept).
+
+    >>> latin_letters_only("Sathish Kalathil (മലയാളം) is a director.")
+    'Sathish Kalathil ( ) is a director.'
+    """
+    if text.isascii():
+        return text
+    return _NON_LATIN_RUN.sub(" ", text)
 
 
 def content_words(text: str, language: str) -> str:
@@ -169,7 +192,7 @@ def content_words(text: str, language: str) -> str:
     'city dead north'
     """
     function_words = FUNCTION_WORDS.get(language, frozenset())
-    return " ".join(word for word in _WORD.findall(text) if word.lower() not in function_words)
+    return " ".join(word for word in words(text) if word.lower() not in function_words)
 
 
 def scores_of_ranking(ranking: list[tuple[str, float]]) -> LanguageScores:

@@ -29,9 +29,10 @@ import re
 from typing import Any, Mapping
 
 from pleias_rl.data.language import (
-    DETECTABLE, MIN_LETTERS, NO_LANGUAGE, LanguageScores, clear_cache, content_words, detect_language,
-    language_code, language_name, language_scores, latin_share,
+    DETECTABLE, NO_LANGUAGE, WORD, LanguageScores, clear_cache, content_words, detect_language,
+    language_code, language_name, language_scores, latin_letters_only, latin_share, letter_count, words,
 )
+from pleias_rl.data.schema import source_texts
 from pleias_rl.rewards.base import Reward, Score, parse_cached
 from pleias_rl.rewards.text import register_cache
 
@@ -49,14 +50,23 @@ CONFIDENT = 0.5
 DOMINANCE = 4.0
 """An outside language must also be this many times as likely as all supported ones together."""
 
-MAX_VOWELLESS_SHARE = 0.3
-"""More than this share of lower-case words without a vowel is consonant gibberish."""
+MAX_VOWELLESS_SHARE = 0.2
+"""More than this share of lower-case words without a vowel (two at least) is consonant gibberish."""
+
+PADDING_MIN_LETTERS = 30
+"""Content words with fewer letters than this are judged by :data:`PADDING_CONFIDENT` alone."""
+
+PADDING_CONFIDENT = 0.8
+"""Content words ranked first in another language with at least this probability are padded,
+even when the expected language is the likeliest of the supported ones."""
 
 OK = "ok"
 """The verdict of a check that passes."""
 
 _VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿąęœ")
-_LOWER_WORD = re.compile(r"\b[^\W\d_]*[a-zß-ÿ][^\W\d_]*\b")
+_LOWER_WORD = re.compile(r"(?<![^\W\d_])[a-zß-ÿ][^\W\d_]*")
+RECHECKED = ("other_language", "answer_language", "padded")
+"""Failures judged again without the names taken from the row's query and sources."""
 
 
 def script_check(prose: str) -> str:
@@ -70,7 +80,7 @@ def script_check(prose: str) -> str:
 
 def gibberish_check(prose: str, scores: LanguageScores) -> str:
     """``"gibberish"`` when the identifier finds no language (py3langid's ``zxx`` ranked first,
-    confidently) or when many lower-case words have no vowel (acronyms are upper case).
+    confidently) or when many lower-case words have no vowel (names and acronyms are capitalised).
 
     >>> from pleias_rl.data.language import language_scores
     >>> text = "Brzkt vlqmp srtnk xwzgh trvbk mnzlp qxrst."
@@ -82,9 +92,9 @@ def gibberish_check(prose: str, scores: LanguageScores) -> str:
     """
     if scores.top == NO_LANGUAGE and scores.top_share >= CONFIDENT:
         return "gibberish"
-    words = [word.lower() for word in _LOWER_WORD.findall(prose) if len(word) >= 3]
-    vowelless = sum(1 for word in words if _VOWELS.isdisjoint(word))
-    return "gibberish" if words and vowelless / len(words) > MAX_VOWELLESS_SHARE else OK
+    lower_case = [word for word in _LOWER_WORD.findall(prose) if len(word) >= 3]
+    vowelless = sum(1 for word in lower_case if _VOWELS.isdisjoint(word))
+    return "gibberish" if vowelless >= 2 and vowelless / len(lower_case) > MAX_VOWELLESS_SHARE else OK
 
 
 def other_language_check(scores: LanguageScores) -> str:
@@ -117,7 +127,8 @@ def answer_language_check(scores: LanguageScores, expected: str) -> str:
 
 def padding_check(prose: str, expected: str) -> str:
     """``"padded:<code>"`` when the content words (the expected language's function words
-    removed) are confidently in another language: the bulk of the answer decides, not the
+    removed) are in another language: closer to another supported language than to the expected
+    one, or confidently in a language outside the set. The bulk of the answer decides, not the
     function words sprinkled over it.
 
     >>> padding_check("Sefydlwyd the y ddinas of gan fasnachwyr and a in ymgartrefodd the ger yr harbwr.", "en")
@@ -125,12 +136,12 @@ def padding_check(prose: str, expected: str) -> str:
     >>> padding_check("The city was founded by merchants who settled near the harbour.", "en")
     'ok'
     """
-    scores = language_scores(content_words(prose, expected))
-    if scores is None or scores.top == expected or scores.top_share < CONFIDENT:
-        return OK
-    if scores.top in DETECTABLE or scores.top == NO_LANGUAGE or scores.top_share >= DOMINANCE * scores.supported_share:
-        return f"padded:{scores.top}"
-    return OK
+    content = content_words(prose, expected)
+    scores = language_scores(content)
+    if scores is None or scores.top == expected or scores.top_share >= PADDING_CONFIDENT:
+        return OK if scores is None or scores.top == expected else f"padded:{scores.top}"
+    closer_to_another = scores.best != expected and letter_count(content) >= PADDING_MIN_LETTERS
+    return f"padded:{scores.top}" if closer_to_another else OK
 
 
 def language_checks(prose: str, scores: LanguageScores, expected: str) -> dict[str, str]:
@@ -153,6 +164,24 @@ def language_checks(prose: str, scores: LanguageScores, expected: str) -> dict[s
         if verdicts[name] != OK:
             break
     return verdicts
+
+
+def without_source_names(prose: str, row: Mapping[str, Any]) -> str:
+    """The prose without the capitalised words that the row's query or sources also contain:
+    names and titles copied from the sources say nothing of the language the answer is written in.
+
+    >>> without_source_names("The answer is Georg Philipp Telemann.",
+    ...                      {"query": "Who?", "sources": ["Georg Philipp Telemann was a composer."]})
+    'The answer is   .'
+    """
+    names = {word for word in words(prose) if word[:1].isupper()}
+    if not names:
+        return prose
+    texts = [str(row.get("query") or ""), *source_texts(row.get("sources"))]
+    found = {word for text in texts for word in words(text) if word in names}
+    if not found:
+        return prose
+    return WORD.sub(lambda match: "" if match.group() in found else match.group(), prose)
 
 
 def expected_language(row: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -208,11 +237,24 @@ class LanguageReward(Reward):
         if parsed.answer is None or not parsed.answer.strip():
             return 0.0, {**diagnostics, "answer_language": None, "reason": "no answer"}
         prose = parsed.prose or ""
+        if script_check(prose) == OK:  # Latin-script bulk: a name in another script does not decide
+            prose = latin_letters_only(prose)
         scores = language_scores(prose)
         if scores is None:
             return None, {**diagnostics, "answer_language": None, "reason": "answer too short to judge"}
         checks = language_checks(prose, scores, expected)
         failed = next((verdict for verdict in checks.values() if verdict != OK), None)
+        if failed is not None and failed.partition(":")[0] in RECHECKED:
+            names_removed = without_source_names(prose, row)
+            if names_removed != prose:
+                rescored = language_scores(names_removed)
+                diagnostics["checks_before_names_removed"] = checks
+                if rescored is None:
+                    return None, {**diagnostics, "answer_language": None,
+                                  "reason": "answer too short to judge without the names of the sources"}
+                prose, scores = names_removed, rescored
+                checks = language_checks(prose, scores, expected)
+                failed = next((verdict for verdict in checks.values() if verdict != OK), None)
         detected = scores.best if failed is None else failed.partition(":")[2] or failed
         diagnostics.update(answer_language=detected, confidence=round(scores.best_share, 4), checks=checks)
         line_ok = language_code(parsed.language) == expected
