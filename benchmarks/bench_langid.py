@@ -265,8 +265,11 @@ def installed_mb(distribution: str) -> float | None:
 def measure_in_fresh_process(candidate: Candidate) -> dict[str, object]:
     """:func:`measure` in a new interpreter (clean memory figures, HF_HUB_OFFLINE=1)."""
     environment = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, __file__, "--measure", candidate.label], capture_output=True,
-                          text=True, env=environment, timeout=900)
+    try:
+        done = subprocess.run([sys.executable, __file__, "--measure", candidate.label], capture_output=True,
+                              text=True, env=environment, timeout=300)
+    except subprocess.TimeoutExpired:
+        return {"error": "over 300 s for the 693 texts (loading included)"}
     lines = done.stdout.strip().splitlines()
     if done.returncode or not lines:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:200]}

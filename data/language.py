@@ -59,6 +59,7 @@ foreign answer pass (:func:`content_words`)."""
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 """A word: letters, with inner apostrophes (``l'Aquila``, ``don't``)."""
 
+_DETECTABLE_SET = frozenset(DETECTABLE)
 _LETTER = re.compile(r"[^\W\d_]")
 _NON_LATIN_RUN = re.compile(r"[^\u0000-\u024f\u1e00-\u1eff\u2000-\u206f\s\d]+")
 _NAMES_TO_ISO: dict[str, str] = {name.lower(): code for code, name in ISO_LANGUAGES.items()}
@@ -185,14 +186,14 @@ def latin_letters_only(text: str) -> str:
     return _NON_LATIN_RUN.sub(" ", text)
 
 
-def content_words(text: str, language: str) -> str:
-    """The text without the function words of ``language`` (:data:`FUNCTION_WORDS`).
+def content_words(text_words: list[str], language: str) -> list[str]:
+    """The words that are not function words of ``language`` (:data:`FUNCTION_WORDS`).
 
-    >>> content_words("The city of the dead is in the north.", "en")
-    'city dead north'
+    >>> content_words(words("The city of the dead is in the north."), "en")
+    ['city', 'dead', 'north']
     """
     function_words = FUNCTION_WORDS.get(language, frozenset())
-    return " ".join(word for word in words(text) if word.lower() not in function_words)
+    return [word for word in text_words if word.lower() not in function_words]
 
 
 def scores_of_ranking(ranking: list[tuple[str, float]]) -> LanguageScores:
@@ -203,7 +204,7 @@ def scores_of_ranking(ranking: list[tuple[str, float]]) -> LanguageScores:
     ('ru', 0.6, 'en', 0.75, 0.4)
     """
     top, top_share = ranking[0]
-    supported = [(label, share) for label, share in ranking if label in DETECTABLE]
+    supported = [(label, share) for label, share in ranking if label in _DETECTABLE_SET]
     best, best_share = supported[0]
     supported_share = sum(share for _, share in supported)
     return LanguageScores(best=best, best_share=best_share / supported_share if supported_share > 0 else 0.0,
@@ -234,6 +235,27 @@ def _scores(text: str) -> LanguageScores | None:
     return scores_of_ranking(_classifier()(words))
 
 
+def likeliest_label(text: str) -> tuple[str, float] | None:
+    """The likeliest of every label py3langid knows and its probability (one ``classify``, no
+    ranking: the cheap question), or ``None`` below :data:`MIN_LETTERS` letters.
+
+    >>> likeliest_label("The city was founded by merchants who settled near the harbour.")[0]
+    'en'
+    >>> likeliest_label("Paris.") is None
+    True
+    """
+    return _likeliest(text[:MAX_CHARS])
+
+
+@lru_cache(maxsize=4096)
+def _likeliest(text: str) -> tuple[str, float] | None:
+    """Cached :func:`likeliest_label`."""
+    if letter_count(text, MIN_LETTERS) < MIN_LETTERS:
+        return None
+    label, probability = _identifier().classify(text)
+    return str(label), float(probability)
+
+
 def detect_language(text: object) -> tuple[str | None, float]:
     """Detect the language of a text among :data:`DETECTABLE`: ``(iso_code, confidence)`` or ``(None, 0.0)``.
 
@@ -262,3 +284,4 @@ def clear_cache() -> None:
     0
     """
     _scores.cache_clear()
+    _likeliest.cache_clear()

@@ -11,8 +11,10 @@ given, else the language detected from the query. Scoring:
 - ``None``: the expected language is unknown, or the answer is too short to judge (a name, a
   number, "Yes.").
 
-The checks, in order; each one's verdict is in the diagnostics (``checks``), ``"ok"`` when it
-passes, and the first that fails decides:
+First the cheap check that passes the common, honest answer: :func:`content_language_check`
+(after :func:`script_check`). When it is unsure, the full checks run, in order; each one's
+verdict is in the diagnostics (``checks``), ``"ok"`` when it passes, and the first that fails
+decides (the last three are judged again without the names found in the row's sources):
 
 - :func:`script_check`: the bulk of the letters is Latin script (every supported language is);
 - :func:`gibberish_check`: the prose is language, not letter soup;
@@ -30,7 +32,7 @@ from typing import Any, Mapping
 
 from pleias_rl.data.language import (
     DETECTABLE, NO_LANGUAGE, WORD, LanguageScores, clear_cache, content_words, detect_language,
-    language_code, language_name, language_scores, latin_letters_only, latin_share, letter_count, words,
+    language_code, language_name, likeliest_label, language_scores, latin_letters_only, latin_share, words,
 )
 from pleias_rl.data.schema import source_texts
 from pleias_rl.rewards.base import Reward, Score, parse_cached
@@ -92,9 +94,7 @@ def gibberish_check(prose: str, scores: LanguageScores) -> str:
     """
     if scores.top == NO_LANGUAGE and scores.top_share >= CONFIDENT:
         return "gibberish"
-    lower_case = [word for word in _LOWER_WORD.findall(prose) if len(word) >= 3]
-    vowelless = sum(1 for word in lower_case if _VOWELS.isdisjoint(word))
-    return "gibberish" if vowelless >= 2 and vowelless / len(lower_case) > MAX_VOWELLESS_SHARE else OK
+    return "gibberish" if _vowelless(prose) else OK
 
 
 def other_language_check(scores: LanguageScores) -> str:
@@ -136,12 +136,38 @@ def padding_check(prose: str, expected: str) -> str:
     >>> padding_check("The city was founded by merchants who settled near the harbour.", "en")
     'ok'
     """
-    content = content_words(prose, expected)
-    scores = language_scores(content)
+    content = content_words(words(prose), expected)
+    scores = language_scores(" ".join(content))
     if scores is None or scores.top == expected or scores.top_share >= PADDING_CONFIDENT:
         return OK if scores is None or scores.top == expected else f"padded:{scores.top}"
-    closer_to_another = scores.best != expected and letter_count(content) >= PADDING_MIN_LETTERS
+    closer_to_another = scores.best != expected and sum(map(len, content)) >= PADDING_MIN_LETTERS
     return f"padded:{scores.top}" if closer_to_another else OK
+
+
+def content_language_check(prose: str, expected: str) -> str:
+    """``"ok"`` when the content words (the expected language's function words removed) are, of
+    every label py3langid knows, likeliest in the expected language and have a vowel in most
+    lower-case words: the bulk of the answer is that language, so it is neither padded, nor in
+    another language, nor gibberish, and the full checks (a ranking of every label) are skipped;
+    else ``"unsure"`` and they decide. One cheap ``classify``: the common, honest case.
+
+    >>> content_language_check("The city was founded by merchants who settled near the harbour.", "en")
+    'ok'
+    >>> content_language_check("Sefydlwyd the y ddinas of gan fasnachwyr a ymgartrefodd ger yr harbwr.", "en")
+    'unsure'
+    """
+    content = " ".join(content_words(words(prose), expected))
+    likeliest = likeliest_label(content)
+    if likeliest is None or likeliest[0] != expected or _vowelless(prose):
+        return "unsure"
+    return OK
+
+
+def _vowelless(prose: str) -> bool:
+    """More than :data:`MAX_VOWELLESS_SHARE` of the lower-case words (two at least) lack a vowel."""
+    lower_case = [word for word in _LOWER_WORD.findall(prose) if len(word) >= 3]
+    vowelless = sum(1 for word in lower_case if _VOWELS.isdisjoint(word))
+    return vowelless >= 2 and vowelless / len(lower_case) > MAX_VOWELLESS_SHARE
 
 
 def language_checks(prose: str, scores: LanguageScores, expected: str) -> dict[str, str]:
@@ -237,8 +263,13 @@ class LanguageReward(Reward):
         if parsed.answer is None or not parsed.answer.strip():
             return 0.0, {**diagnostics, "answer_language": None, "reason": "no answer"}
         prose = parsed.prose or ""
+        line_ok = language_code(parsed.language) == expected
         if script_check(prose) == OK:  # Latin-script bulk: a name in another script does not decide
             prose = latin_letters_only(prose)
+            if content_language_check(prose, expected) == OK:
+                diagnostics.update(answer_language=expected, checks={"script": OK, "content_language": OK},
+                                   metrics={"answer_match": 1.0, "line_match": float(line_ok)})
+                return (1.0 if line_ok else WRONG_LINE_CREDIT), diagnostics
         scores = language_scores(prose)
         if scores is None:
             return None, {**diagnostics, "answer_language": None, "reason": "answer too short to judge"}
@@ -257,7 +288,6 @@ class LanguageReward(Reward):
                 failed = next((verdict for verdict in checks.values() if verdict != OK), None)
         detected = scores.best if failed is None else failed.partition(":")[2] or failed
         diagnostics.update(answer_language=detected, confidence=round(scores.best_share, 4), checks=checks)
-        line_ok = language_code(parsed.language) == expected
         diagnostics["metrics"] = {"answer_match": float(failed is None), "line_match": float(line_ok)}
         if failed is not None:
             return 0.0, {**diagnostics, "reason": _reason(failed, expected)}
