@@ -28,7 +28,7 @@ decides (the last three are judged again without the names found in the row's so
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from pleias_rl.data.language import (
     DETECTABLE, NO_LANGUAGE, WORD, LanguageScores, clear_cache, content_words, detect_language,
@@ -238,6 +238,62 @@ def _reason(verdict: str, expected: str) -> str:
                       f"{expected_name} function words"}[kind]
 
 
+def first_failure(checks: Mapping[str, str]) -> str | None:
+    """The verdict of the first check that failed, or ``None`` when every one passed.
+
+    >>> first_failure({"script": "ok", "gibberish": "gibberish"}), first_failure({"script": "ok"})
+    ('gibberish', None)
+    """
+    return next((verdict for verdict in checks.values() if verdict != OK), None)
+
+
+class Judgement(NamedTuple):
+    """What the checks decided of an answer's prose: the first failed verdict (``None``: in the
+    expected language, or too short to judge), whether it was too short to judge, and the
+    diagnostics they add (``checks``, ``answer_language``...)."""
+
+    failed: str | None
+    too_short: bool
+    diagnostics: dict[str, Any]
+
+
+def judge_prose(prose: str, row: Mapping[str, Any], expected: str) -> Judgement:
+    """Run the checks on an answer's own words (refs already removed); see the module docstring.
+
+    >>> judge_prose("The capital of Peru is Lima, a city on the coast.", {}, "en").failed is None
+    True
+    >>> judge_prose("Prifddinas Periw yw Lima, dinas fawr ar arfordir y Môr Tawel.", {}, "en").failed
+    'other_language:cy'
+    >>> judge_prose("Lima.", {}, "en").diagnostics["reason"]
+    'answer too short to judge'
+    """
+    if script_check(prose) == OK:  # Latin-script bulk: a name in another script does not decide
+        prose = latin_letters_only(prose)
+        if content_language_check(prose, expected) == OK:
+            return Judgement(None, False, {"answer_language": expected,
+                                          "checks": {"script": OK, "content_language": OK}})
+    scores = language_scores(prose)
+    if scores is None:
+        return Judgement(None, True, {"reason": "answer too short to judge"})
+    checks = language_checks(prose, scores, expected)
+    failed = first_failure(checks)
+    diagnostics: dict[str, Any] = {}
+    if failed is not None and failed.partition(":")[0] in RECHECKED:
+        names_removed = without_source_names(prose, row)
+        if names_removed != prose:
+            diagnostics["checks_before_names_removed"] = checks
+            rescored = language_scores(names_removed)
+            if rescored is None:
+                return Judgement(None, True, {**diagnostics, "reason": "answer too short to judge without "
+                                                                        "the names of the sources"})
+            prose, scores = names_removed, rescored
+            checks = language_checks(prose, scores, expected)
+            failed = first_failure(checks)
+    detected = scores.best if failed is None else failed.partition(":")[2] or failed
+    diagnostics.update(answer_language=detected, confidence=round(scores.best_share, 4), checks=checks)
+    return Judgement(failed, False, diagnostics)
+
+
 class LanguageReward(Reward):
     """Reward answers written in the query's language (see the module docstring for the scale).
 
@@ -262,35 +318,14 @@ class LanguageReward(Reward):
             return None, diagnostics
         if parsed.answer is None or not parsed.answer.strip():
             return 0.0, {**diagnostics, "answer_language": None, "reason": "no answer"}
-        prose = parsed.prose or ""
+        judged = judge_prose(parsed.prose or "", row, expected)
+        if judged.too_short:
+            return None, {**diagnostics, **judged.diagnostics, "answer_language": None}
         line_ok = language_code(parsed.language) == expected
-        if script_check(prose) == OK:  # Latin-script bulk: a name in another script does not decide
-            prose = latin_letters_only(prose)
-            if content_language_check(prose, expected) == OK:
-                diagnostics.update(answer_language=expected, checks={"script": OK, "content_language": OK},
-                                   metrics={"answer_match": 1.0, "line_match": float(line_ok)})
-                return (1.0 if line_ok else WRONG_LINE_CREDIT), diagnostics
-        scores = language_scores(prose)
-        if scores is None:
-            return None, {**diagnostics, "answer_language": None, "reason": "answer too short to judge"}
-        checks = language_checks(prose, scores, expected)
-        failed = next((verdict for verdict in checks.values() if verdict != OK), None)
-        if failed is not None and failed.partition(":")[0] in RECHECKED:
-            names_removed = without_source_names(prose, row)
-            if names_removed != prose:
-                rescored = language_scores(names_removed)
-                diagnostics["checks_before_names_removed"] = checks
-                if rescored is None:
-                    return None, {**diagnostics, "answer_language": None,
-                                  "reason": "answer too short to judge without the names of the sources"}
-                prose, scores = names_removed, rescored
-                checks = language_checks(prose, scores, expected)
-                failed = next((verdict for verdict in checks.values() if verdict != OK), None)
-        detected = scores.best if failed is None else failed.partition(":")[2] or failed
-        diagnostics.update(answer_language=detected, confidence=round(scores.best_share, 4), checks=checks)
-        diagnostics["metrics"] = {"answer_match": float(failed is None), "line_match": float(line_ok)}
-        if failed is not None:
-            return 0.0, {**diagnostics, "reason": _reason(failed, expected)}
+        diagnostics.update(judged.diagnostics)
+        diagnostics["metrics"] = {"answer_match": float(judged.failed is None), "line_match": float(line_ok)}
+        if judged.failed is not None:
+            return 0.0, {**diagnostics, "reason": _reason(judged.failed, expected)}
         return (1.0 if line_ok else WRONG_LINE_CREDIT), diagnostics
 
 
