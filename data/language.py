@@ -235,22 +235,22 @@ def _scores(text: str) -> LanguageScores | None:
     return scores_of_ranking(_classifier()(words))
 
 
-def likeliest_label(text: str) -> tuple[str, float] | None:
+def likeliest_label(text: str, min_letters: int = MIN_LETTERS) -> tuple[str, float] | None:
     """The likeliest of every label py3langid knows and its probability (one ``classify``, no
-    ranking: the cheap question), or ``None`` below :data:`MIN_LETTERS` letters.
+    ranking: the cheap question), or ``None`` below ``min_letters`` letters.
 
     >>> likeliest_label("The city was founded by merchants who settled near the harbour.")[0]
     'en'
-    >>> likeliest_label("Paris.") is None
-    True
+    >>> likeliest_label("Paris.") is None, likeliest_label("The answer is 1924.", min_letters=6)[0]
+    (True, 'en')
     """
-    return _likeliest(text[:MAX_CHARS])
+    return _likeliest(text[:MAX_CHARS], min_letters)
 
 
 @lru_cache(maxsize=4096)
-def _likeliest(text: str) -> tuple[str, float] | None:
+def _likeliest(text: str, min_letters: int) -> tuple[str, float] | None:
     """Cached :func:`likeliest_label`."""
-    if letter_count(text, MIN_LETTERS) < MIN_LETTERS:
+    if letter_count(text, min_letters) < min_letters:
         return None
     label, probability = _identifier().classify(text)
     return str(label), float(probability)

@@ -9,7 +9,8 @@ given, else the language detected from the query. Scoring:
 - 0.0: the answer is in another language, the answer is missing or empty, or one of the checks
   below fails;
 - ``None``: the expected language is unknown, or the answer is too short to judge (a name, a
-  number, "Yes.").
+  number, "Yes."); a short answer that is likeliest in the expected language
+  (:func:`short_answer_check`) is a match.
 
 First the cheap check that passes the common, honest answer: :func:`content_language_check`
 (after :func:`script_check`). When it is unsure, the full checks run, in order; each one's
@@ -61,6 +62,10 @@ PADDING_MIN_LETTERS = 30
 PADDING_CONFIDENT = 0.8
 """Content words ranked first in another language with at least this probability are padded,
 even when the expected language is the likeliest of the supported ones."""
+
+SHORT_MIN_LETTERS = 6
+"""An answer with fewer letters than :data:`~pleias_rl.data.language.MIN_LETTERS` but at least
+these is judged by :func:`short_answer_check` alone: a match or ``None``, never 0."""
 
 OK = "ok"
 """The verdict of a check that passes."""
@@ -161,6 +166,17 @@ def content_language_check(prose: str, expected: str) -> str:
     if likeliest is None or likeliest[0] != expected or _vowelless(prose):
         return "unsure"
     return OK
+
+
+def short_answer_check(prose: str, expected: str) -> str:
+    """``"ok"`` when a short answer (too short for the other checks) is, of every label, likeliest
+    in the expected language and is not consonant soup; else ``"unsure"`` (the answer is not judged).
+
+    >>> short_answer_check("The answer is 1924.", "en"), short_answer_check("La réponse est 1924.", "en")
+    ('ok', 'unsure')
+    """
+    likeliest = likeliest_label(prose, SHORT_MIN_LETTERS)
+    return OK if likeliest is not None and likeliest[0] == expected and not _vowelless(prose) else "unsure"
 
 
 def _vowelless(prose: str) -> bool:
@@ -274,6 +290,9 @@ def judge_prose(prose: str, row: Mapping[str, Any], expected: str) -> Judgement:
                                           "checks": {"script": OK, "content_language": OK}})
     scores = language_scores(prose)
     if scores is None:
+        if script_check(prose) == OK and short_answer_check(prose, expected) == OK:
+            return Judgement(None, False, {"answer_language": expected,
+                                           "checks": {"script": OK, "short_answer": OK}})
         return Judgement(None, True, {"reason": "answer too short to judge"})
     checks = language_checks(prose, scores, expected)
     failed = first_failure(checks)

@@ -170,3 +170,11 @@ def test_language_reward_never_raises_and_stays_in_range(answer, language, query
 def test_consonant_gibberish_never_matches(words):
     score = language_reward.explain(completion(" ".join(words).capitalize() + ".", "English"), QUERY)[0]
     assert score in (0.0, None)
+
+
+@pytest.mark.parametrize(("answer", "score"), [
+    ("The answer is 1924.", 1.0), ("It was built in 1998.", 1.0),
+    ("La réponse est 1924.", 0.0), ("Sa réponse: 1924.", None), ("Ответ: 1924.", None), ("Xkcd brr 1924.", None),
+])
+def test_short_answers_are_a_match_or_not_judged_never_zero(answer, score):
+    assert language_reward.explain(completion(answer, "English"), QUERY)[0] == score
