@@ -5,8 +5,9 @@ multiplies the score by a factor below 1 (:data:`VIOLATION_FACTORS`), so each vi
 strictly lower than its clean twin and more violations score lower still. An output whose answer
 is missing, empty or truncated is capped at :data:`NO_ANSWER_CAP` (0.3).
 
-Violations come from :func:`pleias_rl.data.format.parse_completion` errors (classified by kind) plus a
-cheap degenerate-repetition check per section (:func:`repetition_problem`).
+Violations are the :func:`pleias_rl.data.format.parse_completion` errors (each carries its kind, a
+:class:`pleias_rl.data.format.ParseErrorKind`), non-canonical ref tags, and a cheap
+degenerate-repetition check per section (:func:`repetition_problem`).
 """
 
 from __future__ import annotations
@@ -41,27 +42,9 @@ VIOLATION_FACTORS: dict[str, float] = {
     "unexpected_token": 0.85,
     "other": 0.8,
 }
-"""Score factor per violation kind (each occurrence multiplies the score once)."""
-
-_ERROR_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), kind) for pattern, kind in (
-        (r"^missing section answer$", "no_answer"),
-        (r"^section answer is not closed", "truncated"),
-        (r"^section answer is empty$", "empty_answer"),
-        (r"^missing <\|language_end\|>", "missing_language"),
-        (r"^(empty language line|language line is not)", "bad_language"),
-        (r"^missing section ", "missing_section"),
-        (r"^sections out of order", "out_of_order"),
-        (r"appears more than once$", "duplicate_section"),
-        (r"(opens before|without a matching start|is not closed)", "unmatched_token"),
-        (r"^section \w+ is empty$", "empty_section"),
-        (r"^invalid \w+ label", "invalid_label"),
-        (r"^<ref> outside the answer", "ref_outside_answer"),
-        (r"^(unclosed <ref>|ref id )", "malformed_ref"),
-        (r"^text after the answer", "text_after_answer"),
-        (r"^text outside any section", "stray_text"),
-        (r"^unexpected token", "unexpected_token"),
-    ))
+"""Score factor per violation kind (each occurrence multiplies the score once): every
+:class:`pleias_rl.data.format.ParseErrorKind`, ``repetition``, and ``other`` for a kind this
+table does not know."""
 
 _CANONICAL_REF = re.compile(r'<ref name="(?:<\|source_id\|>)?\d{1,9}">')
 _NGRAM = 4
@@ -72,17 +55,6 @@ _MIN_COMPRESS_RATIO = 0.25
 _MAX_CHECKED_CHARS = 20_000
 _MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
 """Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
-
-
-def violation_kind(error: str) -> str:
-    """Classify one parser error message into a violation kind of :data:`VIOLATION_FACTORS`.
-
-    >>> violation_kind("section answer is not closed (truncated output?)")
-    'truncated'
-    >>> violation_kind("missing section draft"), violation_kind("something new")
-    ('missing_section', 'other')
-    """
-    return next((kind for pattern, kind in _ERROR_KINDS if pattern.search(error)), "other")
 
 
 def repetition_problem(text: str) -> str | None:
@@ -134,7 +106,7 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
      {'kind': 'missing_section', 'detail': 'missing section source_report'},
      {'kind': 'missing_section', 'detail': 'missing section draft'}]
     """
-    violations = [{"kind": violation_kind(error), "detail": error} for error in parsed.errors]
+    violations = [{"kind": error.kind.value, "detail": error.detail} for error in parsed.errors]
     for citation in parsed.citations:
         tag = parsed.text[citation.span[0]:citation.quote_span[0]]
         if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
