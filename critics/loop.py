@@ -20,9 +20,9 @@ from pleias_rl.data.format import build_prompt
 from pleias_rl.data.schema import row_completion, source_texts
 from pleias_rl.critics.backends import BackendError, LLMBackend
 from pleias_rl.critics.base import Critic, Verdict
-from pleias_rl.critics.rules import EXPLAIN_CACHE
 from pleias_rl.rewards.base import Reward
 from pleias_rl.rewards.language import expected_language
+from pleias_rl.rewards.base import explain_all
 from pleias_rl.rewards.registry import get_reward
 
 REPORTED_REWARDS: tuple[str, ...] = ("citation", "format", "language", "answer", "source_f1", "refusal")
@@ -260,5 +260,6 @@ class CritiqueLoop:
         result.rewards_after = result.rewards_before if final == result.initial else self.reward_values(final, row)
 
     def reward_values(self, completion: str, row: Mapping[str, Any]) -> dict[str, float | None]:
-        """Every reported reward of one completion (``None`` where it does not apply)."""
-        return {reward.name: EXPLAIN_CACHE.explain(reward, completion, row)[0] for reward in self.rewards}
+        """Every reported reward of one completion (``None`` where it does not apply), sharing
+        one parse and row context."""
+        return {name: score for name, (score, _) in explain_all(self.rewards, completion, row).items()}

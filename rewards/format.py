@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Mapping
+from typing import Any
 
 from pleias_rl.data.format import ParsedCompletion, strip_refs
-from pleias_rl.rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
 
 NO_ANSWER_CAP = 0.3
 """The highest format score of an output without a closed, non-empty answer."""
@@ -156,9 +156,9 @@ class FormatReward(Reward):
 
     name = "format"
 
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
         """Score one completion; the row is not needed (structure only)."""
-        parsed = parse_cached(text)
+        parsed = completion.parsed
         violations = format_violations(parsed)
         score = format_score(violations)
         return score, {
