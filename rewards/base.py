@@ -52,11 +52,26 @@ class BatchMemo:
     True
     """
 
-    __slots__ = ("values", "previous")
+    __slots__ = ("values", "previous", "parses", "previous_parses")
 
     def __init__(self, previous: "BatchMemo | None" = None) -> None:
         self.values: dict[Hashable, Any] = {}
         self.previous: dict[Hashable, Any] = previous.values if previous is not None else {}
+        self.parses: dict[str, ParsedCompletion] = {}
+        self.previous_parses: dict[str, ParsedCompletion] = previous.parses if previous is not None else {}
+
+    def parse(self, text: str) -> ParsedCompletion:
+        """:func:`pleias_rl.data.format.parse_completion` of ``text``, once per batch (the
+        busiest key, kept apart).
+
+        >>> memo = BatchMemo(); memo.parse("English<|language_end|>") is memo.parse("English<|language_end|>")
+        True
+        """
+        parsed = self.parses.get(text)
+        if parsed is None:
+            parsed = self.previous_parses.get(text) or parse_completion(text)
+            self.parses[text] = parsed
+        return parsed
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         """The value kept under ``key``, built by ``build()`` the first time."""
@@ -103,8 +118,7 @@ class ScoredCompletion:
     def parsed(self) -> ParsedCompletion:
         """:func:`pleias_rl.data.format.parse_completion` of :attr:`text` (treat as read-only)."""
         if self._parsed is None:
-            text = self.text
-            self._parsed = self.memo.get(("parse", text), lambda: parse_completion(text))
+            self._parsed = self.memo.parse(self.text)
         return self._parsed
 
 
@@ -232,8 +246,13 @@ class Reward:
         raise NotImplementedError
 
     def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
-        """Score one :class:`ScoredCompletion`; by default :meth:`score_row` of its text and row."""
-        return self.score_row(completion.text, completion.row)
+        """Score one :class:`ScoredCompletion`; by default :meth:`score_row` of its text and row
+        (where :func:`parse_cached` returns the completion's shared parse)."""
+        token = _scored.set(completion)
+        try:
+            return self.score_row(completion.text, completion.row)
+        finally:
+            _scored.reset(token)
 
     def explain(self, completion: object, row: Mapping[str, Any]) -> Explained:
         """Score one completion (any accepted shape) safely; never raises on model output.
@@ -252,7 +271,6 @@ class Reward:
         found = completion.results.get(self)
         if found is not None:
             return found
-        token = _scored.set(completion)
         try:
             score, diagnostics = self.score_completion(completion)
             result = (None if score is None else clamp(score)), diagnostics
@@ -261,8 +279,6 @@ class Reward:
                 logger.exception("reward %s failed on a completion; scoring it 0.0", self.name)
                 self._warned = True
             result = 0.0, {"internal_error": repr(error)}
-        finally:
-            _scored.reset(token)
         completion.results[self] = result
         return result
 

@@ -130,6 +130,21 @@ def _context(sources: tuple[str, ...], query: str) -> _Context:
     return _Context(sources, fold_sources(sources), fold(query), {})
 
 
+def _texts(sources: object) -> tuple[str, ...]:
+    """``tuple(source_texts(sources))``, read directly when every source is a string or a dict
+    whose ``"text"`` is a string (the shipped and TRL rows).
+
+    >>> _texts(["a", {"text": "b"}]), _texts([{"text": None}, 3])
+    (('a', 'b'), ('', ''))
+    """
+    if type(sources) is list:
+        texts = tuple(source if type(source) is str else source.get("text") if type(source) is dict else None
+                      for source in sources)
+        if all(type(text) is str for text in texts):
+            return texts
+    return tuple(source_texts(sources))
+
+
 def row_context(completion: ScoredCompletion) -> _Context:
     """:func:`_context` of a completion's row, built once per batch for every row holding the
     same source texts and query (the batch memo is keyed by that content).
@@ -141,13 +156,12 @@ def row_context(completion: ScoredCompletion) -> _Context:
     (True, ('it runs.',))
     """
     row = completion.row
-    sources, query = tuple(source_texts(row.get("sources"))), row.get("query")
+    sources, query = _texts(row.get("sources")), row.get("query")
     query = query if isinstance(query, str) else ""
     return completion.memo.get(("citation_context", sources, query), lambda: _context(sources, query))
 
 
-@dataclass(frozen=True)
-class JudgedRef:
+class JudgedRef(NamedTuple):
     """One ref of an answer as the citation reward judged it (:meth:`to_dict`: its diagnostics).
 
     ``examined`` is what the quote got against its cited source, alignment included: a repair
@@ -172,25 +186,19 @@ class JudgedRef:
         """The alignment of the quote with the cited source."""
         return self.examined.alignment
 
-    @property
-    def rag_eval(self) -> dict[str, Any]:
-        """Pleias' four RAG-Eval measures of this ref."""
-        examined = self.examined
-        return {"id_valid": examined.verdict is not None, "long_enough": examined.long_enough,
-                "not_duplicated": self.not_duplicated, "sw_score": examined.sw_score}
-
     def to_dict(self) -> dict[str, Any]:
         """The ref's diagnostics dict (the keys of the module docstring)."""
-        span = self.examined.span
+        examined = self.examined
+        span = examined.span
         return {"index": self.index, "source_id": self.source_id,
                 "quote": self.citation.quote.strip()[:MAX_DIAGNOSTIC_CHARS], "verdict": self.verdict,
                 "score": self.score, "aligned_span": list(span) if span else None,
-                "aligned_text": self.examined.aligned_text, "found_in": list(self.examined.found_in),
-                "rag_eval": self.rag_eval}
+                "aligned_text": examined.aligned_text, "found_in": list(examined.found_in),
+                "rag_eval": {"id_valid": examined.verdict is not None, "long_enough": examined.long_enough,
+                             "not_duplicated": self.not_duplicated, "sw_score": examined.sw_score}}
 
 
-@dataclass(frozen=True)
-class CitationJudgement:
+class CitationJudgement(NamedTuple):
     """The citation score of one completion, its judged refs and their summaries."""
 
     score: Score
