@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pleias_rl.data.format import (QUERY_REPORT_LABELS, SOURCE_REPORT_LABELS, TRIVIAL_SKIPPED, Citation,
                                    ParsedCompletion, format_ref, neutralise, parse_completion,
@@ -121,6 +121,11 @@ class RuleCritic(Critic):
         Every reward reads one :class:`pleias_rl.rewards.base.ScoredCompletion` (one parse, one
         row context), and the ref repairs start from the citation reward's typed judgement."""
         return self.critique_completion(ScoredCompletion(completion, example))
+
+    def critique_scored(self, completions: Sequence[ScoredCompletion]) -> list[Verdict]:
+        """:meth:`critique_completion` of each, never raising (the loop passes the completions
+        it scores the rewards on, so parses and judgements are shared)."""
+        return [self.guarded(lambda scored=scored: self.critique_completion(scored)) for scored in completions]
 
     def critique_completion(self, scored: ScoredCompletion) -> Verdict:
         """:meth:`critique` of a scored completion (its row is the example)."""
