@@ -145,10 +145,11 @@ class RuleCritic(Critic):
 
     def _format_issues(self, scored: ScoredCompletion) -> tuple[list[Issue], bool]:
         """Format faults as issues, and whether a rebuild from the sections can fix them all."""
-        violations = self.format.explain_completion(scored)[1].get("violations", [])
-        issues = [Issue("format", f"{v['kind']}: {v['detail']}",
-                        suggested_fix="rebuild the sections in the Pleias order") for v in violations]
-        rebuildable = not any(v["kind"] in _UNREPAIRABLE_FORMAT for v in violations)
+        failed = "internal_error" in self.format.explain_completion(scored)[1]
+        violations = [] if failed else self.format.violations(scored)
+        issues = [Issue("format", f"{kind}: {detail}", suggested_fix="rebuild the sections in the Pleias order")
+                  for kind, detail in violations]
+        rebuildable = not any(kind in _UNREPAIRABLE_FORMAT for kind, _ in violations)
         return issues, rebuildable
 
     def _citation_issues(self, scored: ScoredCompletion,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any
+from typing import Any, NamedTuple
 
 from pleias_rl.data.format import ParsedCompletion, strip_refs
 from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
@@ -93,24 +93,28 @@ def repetition_problem(text: str) -> str | None:
     return None
 
 
-def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
-    """Every format violation of a parsed completion as ``{"kind", "detail"}``, in order found.
+class Violation(NamedTuple):
+    """One format violation: its kind (a key of :data:`VIOLATION_FACTORS`) and what was found
+    (``_asdict()`` is its diagnostics dict)."""
+
+    kind: str
+    detail: str
+
+
+def format_violations(parsed: ParsedCompletion) -> list[Violation]:
+    """Every format violation of a parsed completion, in order found.
 
     >>> from pleias_rl.data.format import parse_completion
-    >>> format_violations(parse_completion("English<|language_end|><|answer_start|>Hi"))
+    >>> [kind for kind, _ in format_violations(parse_completion("English<|language_end|><|answer_start|>Hi"))]
     ... # doctest: +NORMALIZE_WHITESPACE
-    [{'kind': 'truncated', 'detail': 'section answer is not closed (truncated output?)'},
-     {'kind': 'missing_section', 'detail': 'missing section query_analysis'},
-     {'kind': 'missing_section', 'detail': 'missing section query_report'},
-     {'kind': 'missing_section', 'detail': 'missing section source_analysis'},
-     {'kind': 'missing_section', 'detail': 'missing section source_report'},
-     {'kind': 'missing_section', 'detail': 'missing section draft'}]
+    ['truncated', 'missing_section', 'missing_section', 'missing_section', 'missing_section',
+     'missing_section']
     """
-    violations = [{"kind": error.kind.value, "detail": error.detail} for error in parsed.errors]
+    violations = [Violation(error.kind.value, error.detail) for error in parsed.errors]
     for citation in parsed.citations:
         tag = parsed.text[citation.span[0]:citation.quote_span[0]]
         if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
-            violations.append({"kind": "malformed_ref", "detail": f"non-canonical ref tag {tag[:60]!r}"})
+            violations.append(Violation("malformed_ref", f"non-canonical ref tag {tag[:60]!r}"))
     answer = parsed.section("answer")
     for section in parsed.sections:
         content = section.content
@@ -120,21 +124,21 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
             content = strip_refs(content)
         problem = repetition_problem(content)
         if problem is not None:
-            violations.append({"kind": "repetition", "detail": f"{section.name}: {problem}"})
+            violations.append(Violation("repetition", f"{section.name}: {problem}"))
     return violations
 
 
-def format_score(violations: list[dict[str, str]]) -> float:
+def format_score(violations: list[Violation]) -> float:
     """The format score of a list of violations: the product of their factors.
 
-    >>> format_score([]), format_score([{"kind": "stray_text", "detail": ""}])
+    >>> format_score([]), format_score([Violation("stray_text", "")])
     (1.0, 0.85)
-    >>> format_score([{"kind": "truncated", "detail": ""}, {"kind": "stray_text", "detail": ""}])
+    >>> format_score([Violation("truncated", ""), Violation("stray_text", "")])
     0.255
     """
     score = 1.0
     for violation in violations:
-        score *= VIOLATION_FACTORS.get(violation["kind"], VIOLATION_FACTORS["other"])
+        score *= VIOLATION_FACTORS.get(violation.kind, VIOLATION_FACTORS["other"])
     return round(score, 6)
 
 
@@ -159,13 +163,26 @@ class FormatReward(Reward):
     def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
         """Score one completion; the row is not needed (structure only)."""
         parsed = completion.parsed
-        violations = format_violations(parsed)
+        violations = self.violations(completion)
         score = format_score(violations)
         return score, {
-            "violations": violations,
+            "violations": [violation._asdict() for violation in violations],
             "path": "trivial" if parsed.is_trivial else "full",
             "metrics": {"clean": float(not violations), "truncated": float(parsed.truncated)},
         }
+
+
+    def violations(self, completion: ScoredCompletion) -> list[Violation]:
+        """The typed violations of a scored completion, found once per completion.
+
+        >>> from pleias_rl.rewards.base import ScoredCompletion
+        >>> format_reward.violations(ScoredCompletion("English<|language_end|>", {}))[-1]
+        Violation(kind='no_answer', detail='missing section answer')
+        """
+        found = completion.derived.get("format_violations")
+        if found is None:
+            found = completion.derived["format_violations"] = format_violations(completion.parsed)
+        return found
 
 
 format_reward = FormatReward()
