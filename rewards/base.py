@@ -48,7 +48,7 @@ class BatchMemo:
     rewards that GRPOTrainer calls one after another on the same completions share one parse.
 
     >>> first = BatchMemo()
-    >>> first.get(("parse", "x"), lambda: [1]) is BatchMemo(first).get(("parse", "x"), list)
+    >>> first.get(("context", "x"), lambda: [1]) is BatchMemo(first).get(("context", "x"), list)
     True
     """
 
@@ -69,7 +69,9 @@ class BatchMemo:
         """
         parsed = self.parses.get(text)
         if parsed is None:
-            parsed = self.previous_parses.get(text) or parse_completion(text)
+            parsed = self.previous_parses.get(text)
+            if parsed is None:
+                parsed = parse_completion(text)
             self.parses[text] = parsed
         return parsed
 
