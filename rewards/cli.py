@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence, TextIO
 from pleias_rl.data.exit_codes import EXIT_CODE_HELP, ExitCode
 from pleias_rl.data.jsonl import BadLine, OverwriteError, atomic_output, decode_line, dumps_line, raw_lines
 from pleias_rl.data.schema import RowError, validate_row
-from pleias_rl.rewards.base import Reward
+from pleias_rl.rewards.base import Reward, explain_all
 from pleias_rl.rewards.registry import REGISTRY, build_rewards
 
 
@@ -91,13 +91,12 @@ def score_row(row: Mapping[str, Any], rewards: Sequence[Reward]) -> dict[str, An
     >>> out["rewards"], out["diagnostics"]
     ({'format': None}, {'format': {'reason': 'no completion'}})
     """
-    scores: dict[str, float | None] = {}
-    diagnostics: dict[str, Any] = {}
-    for reward in rewards:
-        if row.get("completion") is None:
-            scores[reward.name], diagnostics[reward.name] = None, {"reason": "no completion"}
-        else:
-            scores[reward.name], diagnostics[reward.name] = reward.explain(row["completion"], row)
+    if row.get("completion") is None:
+        explained = {reward.name: (None, {"reason": "no completion"}) for reward in rewards}
+    else:  # one parse and one row context shared by every reward
+        explained = explain_all(rewards, row["completion"], row)
+    scores = {name: score for name, (score, _) in explained.items()}
+    diagnostics = {name: details for name, (_, details) in explained.items()}
     return {**row, "rewards": scores, "diagnostics": plain_json(diagnostics)}
 
 
