@@ -14,7 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("pleias_rl.data.cli", "build and inspect RAG datasets (data build, data stats)"),
     "critique": ("pleias_rl.critics.cli", "run the critic loop and write corrective training data"),
     "eval": ("pleias_rl.evaluation.cli", "evaluate a model or a generations file"),
-    "quickstart": ("pleias_rl.rl.quickstart", "the embedded-default pipeline: SFT, GRPO, before/after table"),
+    "quickstart": ("pleias_rl.pipeline", "the embedded-default pipeline: SFT, critic round, GRPO, results with intervals"),
 }
 
 
