@@ -154,7 +154,7 @@ def render_markdown(comparison: StageComparison, plot: str | None = None) -> str
                   "| reward | " + " | ".join(f"{r.stage} - prev" for r in later) + " |",
                   "|---" * (len(later) + 1) + "|"]
         for name in names:
-            cells = [_change_cell((result.changes or {}).get(name)) for result in later]
+            cells = [change_cell((result.changes or {}).get(name)) for result in later]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", *(f"- {stage_sentence(result)}" for result in comparison.stages)]
     if plot:
@@ -166,7 +166,12 @@ def _interval_cell(value: Interval | None) -> str:
     return "n/a" if value is None else f"{value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
 
 
-def _change_cell(value: Interval | None) -> str:
+def change_cell(value: Interval | None) -> str:
+    """A table cell for a paired change: mean, interval, ``*`` when it excludes 0, and n.
+
+    >>> change_cell(Interval(0.1, 0.02, 0.2, 60)), change_cell(None)
+    ('+0.100 [+0.020, +0.200]* (n=60)', 'n/a')
+    """
     if value is None:
         return "n/a"
     return f"{value.mean:+.3f} [{value.low:+.3f}, {value.high:+.3f}]{'*' if value.significant else ''} (n={value.n})"

@@ -68,12 +68,13 @@ class RoundTally:
         """One line for reports.
 
         >>> print(RoundTally(10, 2, {"misquote": 5, "format": 1}, 3, 4, 1, False).sentence())
-        10 outputs of the model judged: 2 passed, 8 failed (misquote 5, format 1); 3 repaired by minimal edits, 4 gold rewrites (not used for training), 1 left unrepaired.
+        10 outputs of the model judged: 2 passed, 8 failed (6 failures found: misquote 5, format 1); 3 repaired by minimal edits, 4 gold rewrites (not used for training), 1 left unrepaired.
         """
         kinds = ", ".join(f"{kind} {count}" for kind, count in self.failures_by_kind.items()) or "none"
         used = "used for training" if self.gold_used else "not used for training"
         return (f"{self.examples} outputs of the model judged: {self.initially_passed} passed, "
-                f"{self.failing} failed ({kinds}); {self.minimal} repaired by minimal edits, "
+                f"{self.failing} failed ({sum(self.failures_by_kind.values())} failures found: {kinds}); "
+                f"{self.minimal} repaired by minimal edits, "
                 f"{self.gold} gold rewrites ({used}), {self.unrepaired} left unrepaired.")
 
 

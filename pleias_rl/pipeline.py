@@ -229,7 +229,7 @@ def build_data(plan: Plan) -> None:
 
 def split_rows(plan: Plan) -> tuple[Rows, Rows]:
     """Training rows (with oracle completions) and held-out rows (3-10 sources, no exercises),
-    split by a hash of each source record.
+    split by a hash of each source record, each list taking its datasets in turn.
 
     >>> train, heldout = split_rows(Plan(Path("unused")))
     >>> len(train) >= 112, len(heldout) >= 60, not {r["id"] for r in train} & {r["id"] for r in heldout}
@@ -245,7 +245,23 @@ def split_rows(plan: Plan) -> tuple[Rows, Rows]:
     heldout = [row for row in build_rows(file_records(plan.raw_paths()), BuildOptions(
         split="heldout", exercises=replace(ExerciseOptions.none(), seed=plan.seed), **common))
         if plan.min_sources <= len(row["sources"]) <= plan.max_sources]
-    return train, heldout
+    return interleaved(train), interleaved(heldout)
+
+
+def interleaved(rows: Rows) -> Rows:
+    """Rows taken from each dataset in turn (each dataset's own order kept), so the first N rows
+    mix every dataset.
+
+    >>> [r["id"] for r in interleaved([{"id": i, "meta": {"dataset": d}} for i, d in enumerate("aaab")])]
+    [0, 3, 1, 2]
+    """
+    queues: dict[str, Rows] = {}
+    for row in rows:
+        queues.setdefault(row["meta"]["dataset"], []).append(row)
+    mixed: Rows = []
+    for position in range(max((len(queue) for queue in queues.values()), default=0)):
+        mixed += [queue[position] for queue in queues.values() if position < len(queue)]
+    return mixed
 
 
 def read_rows(path: Path) -> Rows:
@@ -420,19 +436,59 @@ def critique(plan: Plan, progress: Progress) -> None:
     progress.say(f"critique: {tally.sentence()}")
 
 
-def corrective_sft(plan: Plan) -> None:
-    """Corrective SFT of the SFT model on the critic round's rows (or a copy when there are none).
+def retrain_sft_model(plan: Plan, rows: Path, name: str) -> None:
+    """SFT of the SFT model on ``rows`` into ``name/`` with the corrective settings (a copy of the
+    SFT model when there are no rows).
 
-    >>> corrective_sft(Plan(Path("runs/quickstart")))  # doctest: +SKIP
+    >>> retrain_sft_model(Plan(Path("runs/quickstart")), Path("runs/quickstart/critique/corrective.jsonl"), "corrective")  # doctest: +SKIP
     """
-    rows = plan.stage_dir("critique") / "corrective.jsonl"
     if not read_rows(rows):
-        shutil.copytree(plan.stage_dir("sft"), plan.stage_dir("corrective"), dirs_exist_ok=True)
+        shutil.copytree(plan.stage_dir("sft"), plan.stage_dir(name), dirs_exist_ok=True)
         return
     train_sft("sft/quickstart-corrective", {
         "model_name_or_path": plan.stage_dir("sft"), "dataset_name": rows,
         "num_train_epochs": plan.corrective_epochs, "learning_rate": plan.corrective_learning_rate,
-        "output_dir": plan.stage_dir("corrective"), "seed": plan.seed})
+        "output_dir": plan.stage_dir(name), "seed": plan.seed})
+
+
+def evaluation_stage(plan: Plan, stage: str, progress: Progress) -> Stage:
+    """The stage evaluating the model of ``stage`` on the held-out prompts.
+
+    >>> evaluation_stage(Plan(Path("q")), "sft", Progress()).needs
+    ('data', 'sft')
+    """
+    return Stage(f"eval-{stage}", ("data", stage), {"max_new_tokens": plan.max_new_tokens},
+                 lambda: evaluate(plan, stage, progress), (plan.stage_dir("eval") / stage,))
+
+
+def grpo_stage(plan: Plan, name: str = "grpo", rewards: str | None = None) -> Stage:
+    """GRPO from the corrective model into ``name/`` (``rewards``: a JSON spec replacing the
+    plan's); TRL's per-step log goes to ``name/log_history.jsonl``.
+
+    >>> grpo_stage(Plan(Path("q")), "grpo-x", '{"format": 1.0}').params["grpo_rewards"]
+    '{"format": 1.0}'
+    """
+    settings = replace(plan, grpo_rewards=plan.grpo_rewards if rewards is None else rewards)
+
+    def action() -> None:
+        history = train_grpo("grpo/quickstart", grpo_overrides(
+            settings, plan.stage_dir("corrective"), plan.stage_dir("data") / "rl.jsonl", plan.stage_dir(name)))
+        write_log_history(history, plan.stage_dir(name) / "log_history.jsonl")
+
+    params = {option: getattr(settings, option) for option in (
+        "grpo_steps", "grpo_learning_rate", "grpo_generations", "grpo_prompts_per_step",
+        "grpo_completion_tokens", "grpo_rewards")}
+    return Stage(name, ("data", "corrective"), {**params, "recipe": recipe_digest("grpo/quickstart")},
+                 action, (plan.stage_dir(name),))
+
+
+def recipe_digest(name: str) -> str:
+    """A digest of a shipped recipe's text (editing the recipe reruns the stages using it).
+
+    >>> len(recipe_digest("grpo/quickstart"))
+    12
+    """
+    return hashlib.sha256(config_path(name).read_bytes()).hexdigest()[:12]
 
 
 def stages(plan: Plan, progress: Progress) -> list[Stage]:
@@ -447,44 +503,27 @@ def stages(plan: Plan, progress: Progress) -> list[Stage]:
     sizes = {name: getattr(plan, name) for name in ("raw_files", "heldout_fraction", "sft_rows", "critic_rows",
                                                     "rl_rows", "heldout_rows", "min_sources", "max_sources",
                                                     "max_prompt_tokens", "max_source_tokens", "seed")}
-    eval_params = {"max_new_tokens": plan.max_new_tokens}
-
-    def evaluation(stage: str) -> Stage:
-        return Stage(f"eval-{stage}", ("data", stage), eval_params, lambda: evaluate(plan, stage, progress),
-                     (plan.stage_dir("eval") / stage,))
-
-    def recipe(name: str) -> str:
-        return hashlib.sha256(config_path(name).read_bytes()).hexdigest()[:12]
-
-    def grpo() -> None:
-        history = train_grpo("grpo/quickstart", grpo_overrides(plan, plan.stage_dir("corrective"), data / "rl.jsonl",
-                                                               plan.stage_dir("grpo")))
-        write_log_history(history, plan.stage_dir("grpo") / "log_history.jsonl")
-
     return [
         Stage("data", (), sizes, lambda: build_data(plan), (data,)),
         Stage("base", (), {"model": plan.model}, lambda: prepare_checkpoint(plan.model, plan.stage_dir("base")),
               (plan.stage_dir("base"),)),
-        evaluation("base"),
-        Stage("sft", ("data", "base"), {"epochs": plan.sft_epochs, "recipe": recipe("sft/warmstart")},
+        evaluation_stage(plan, "base", progress),
+        Stage("sft", ("data", "base"), {"epochs": plan.sft_epochs, "recipe": recipe_digest("sft/warmstart")},
               lambda: train_sft("sft/warmstart", {
                   "model_name_or_path": plan.stage_dir("base"), "dataset_name": data / "sft.jsonl",
                   "max_samples": plan.sft_rows, "num_train_epochs": plan.sft_epochs,
                   "output_dir": plan.stage_dir("sft"), "seed": plan.seed}), (plan.stage_dir("sft"),)),
-        evaluation("sft"),
-        Stage("critique", ("data", "sft"), {"gold": plan.corrective_gold, **eval_params},
+        evaluation_stage(plan, "sft", progress),
+        Stage("critique", ("data", "sft"), {"gold": plan.corrective_gold, "max_new_tokens": plan.max_new_tokens},
               lambda: critique(plan, progress), (plan.stage_dir("critique"),)),
         Stage("corrective", ("critique",), {"epochs": plan.corrective_epochs,
                                             "learning_rate": plan.corrective_learning_rate,
-                                            "recipe": recipe("sft/quickstart-corrective")},
-              lambda: corrective_sft(plan), (plan.stage_dir("corrective"),)),
-        evaluation("corrective"),
-        Stage("grpo", ("data", "corrective"), {
-            **{name: getattr(plan, name) for name in ("grpo_steps", "grpo_learning_rate", "grpo_generations",
-                                                      "grpo_prompts_per_step", "grpo_completion_tokens",
-                                                      "grpo_rewards")},
-            "recipe": recipe("grpo/quickstart")}, grpo, (plan.stage_dir("grpo"),)),
-        evaluation("grpo"),
+                                            "recipe": recipe_digest("sft/quickstart-corrective")},
+              lambda: retrain_sft_model(plan, plan.stage_dir("critique") / "corrective.jsonl", "corrective"),
+              (plan.stage_dir("corrective"),)),
+        evaluation_stage(plan, "corrective", progress),
+        grpo_stage(plan),
+        evaluation_stage(plan, "grpo", progress),
     ]
 
 
@@ -501,12 +540,12 @@ def disk_megabytes(path: Path) -> float:
 
 
 def stage_seconds(plan: Plan) -> dict[str, float]:
-    """Wall seconds of each finished stage (from ``done/<stage>.json``; the last run of each).
+    """Wall seconds of each finished stage, in the order they last ran (``done/<stage>.json``).
 
     >>> stage_seconds(Plan(Path("/nonexistent")))
     {}
     """
-    markers = sorted((plan.out_dir / "done").glob("*.json"))
+    markers = sorted((plan.out_dir / "done").glob("*.json"), key=lambda marker: marker.stat().st_mtime)
     return {marker.stem: json.loads(marker.read_text()).get("seconds") for marker in markers}
 
 
@@ -523,6 +562,7 @@ def write_results(plan: Plan) -> Path:
     comparison = compare_stages({stage: stage_records(plan, stage) for stage in STAGES}, plan.seed)
     plot = interval_bars(plan.out_dir / "results.png", comparison)
     tally = read_tally(plan.stage_dir("critique"))
+    datasets = sorted({row["meta"]["dataset"] for row in read_rows(plan.stage_dir("data") / "heldout.jsonl")})
     seconds = stage_seconds(plan)
     disk = {name: disk_megabytes(plan.stage_dir(name)) for name in (*STAGES, "critique", "eval", "data")}
     payload = {**comparison.as_dict(), "critique": tally.as_dict(), "stage_seconds": seconds,
@@ -531,7 +571,7 @@ def write_results(plan: Plan) -> Path:
     report = plan.out_dir / "results.md"
     report.write_text(
         f"# Quickstart: {' -> '.join(STAGES)} on {comparison.n} held-out prompts\n\n"
-        f"Model {plan.model}; held-out HotpotQA and MuSiQue prompts with {plan.min_sources}-"
+        f"Model {plan.model}; held-out prompts from {', '.join(datasets)} with {plan.min_sources}-"
         f"{plan.max_sources} sources, none from a record seen in training.\n\n"
         f"{render_markdown(comparison, plot.name)}\n"
         f"## Critic round (corrective stage)\n\n{tally.sentence()} Details: critique/minimal/report.md; "
