@@ -408,6 +408,17 @@ def grpo_overrides(plan: Plan, model: Path, dataset: Path, output_dir: Path) -> 
     return overrides
 
 
+def warmstart_overrides(plan: Plan) -> dict[str, Any]:
+    """The plan's warm-start SFT settings as recipe overrides (base model -> ``sft/``).
+
+    >>> warmstart_overrides(Plan(Path("q")))["dataset_name"]
+    PosixPath('q/data/sft.jsonl')
+    """
+    return {"model_name_or_path": plan.stage_dir("base"), "dataset_name": plan.stage_dir("data") / "sft.jsonl",
+            "max_samples": plan.sft_rows, "num_train_epochs": plan.sft_epochs,
+            "output_dir": plan.stage_dir("sft"), "seed": plan.seed}
+
+
 def write_log_history(history: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Keep TRL's per-step log (rewards, loss) as JSON Lines.
 
@@ -509,10 +520,7 @@ def stages(plan: Plan, progress: Progress) -> list[Stage]:
               (plan.stage_dir("base"),)),
         evaluation_stage(plan, "base", progress),
         Stage("sft", ("data", "base"), {"epochs": plan.sft_epochs, "recipe": recipe_digest("sft/warmstart")},
-              lambda: train_sft("sft/warmstart", {
-                  "model_name_or_path": plan.stage_dir("base"), "dataset_name": data / "sft.jsonl",
-                  "max_samples": plan.sft_rows, "num_train_epochs": plan.sft_epochs,
-                  "output_dir": plan.stage_dir("sft"), "seed": plan.seed}), (plan.stage_dir("sft"),)),
+              lambda: train_sft("sft/warmstart", warmstart_overrides(plan)), (plan.stage_dir("sft"),)),
         evaluation_stage(plan, "sft", progress),
         Stage("critique", ("data", "sft"), {"gold": plan.corrective_gold, "max_new_tokens": plan.max_new_tokens},
               lambda: critique(plan, progress), (plan.stage_dir("critique"),)),
