@@ -20,6 +20,7 @@ different kind of data, labelled as such). Output folder:
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -83,7 +84,7 @@ def critic_round(rows: Sequence[Mapping[str, Any]], completions: Mapping[str, st
     """Judge each row's own ``completions[id]``; write the folder described in the module doc.
 
     ``rows`` keep their oracle ``completion`` (the gold rewrite); the model's output replaces it
-    for judging.
+    for judging. The folder's earlier round, if any, is replaced.
 
     >>> import tempfile
     >>> from pleias_rl.data.format import render_completion
@@ -98,6 +99,7 @@ def critic_round(rows: Sequence[Mapping[str, Any]], completions: Mapping[str, st
     loop = CritiqueLoop([RuleCritic(repair_with_gold=False)], None,
                         LoopSettings(max_rounds=MAX_REPAIR_ROUNDS, regenerate=False, batch_size=batch_size))
     judged = [(line, {**row, "completion": completions[str(row["id"])]}) for line, row in enumerate(rows, start=1)]
+    shutil.rmtree(out_dir / "minimal", ignore_errors=True)  # judging is cheap: a rerun judges everything again
     output = OutputDir(out_dir / "minimal", sync="batch")
     results: list[ExampleResult] = []
     try:
