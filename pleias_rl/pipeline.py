@@ -88,7 +88,11 @@ class Plan:
         return self.out_dir / name
 
     def raw_paths(self) -> list[Path]:
-        """The raw record files (default: the shipped HotpotQA and MuSiQue samples)."""
+        """The raw record files (default: the shipped HotpotQA and MuSiQue samples).
+
+        >>> [p.name for p in Plan(Path("q")).raw_paths()]
+        ['hotpotqa_train_sample100.json', 'musique_train_sample100.json']
+        """
         return [Path(p) for p in self.raw_files] or sorted(RAW_SAMPLES.glob("*.json"))
 
 
