@@ -77,7 +77,7 @@ class Plan:
     grpo_learning_rate: float = 1.0e-5
     grpo_generations: int = 4
     grpo_prompts_per_step: int = 2
-    grpo_completion_tokens: int = 192
+    grpo_completion_tokens: int = 224
     grpo_rewards: str = ""
     batch_size: int = 16
     threads: int = 0
