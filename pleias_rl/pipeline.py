@@ -569,15 +569,19 @@ def write_results(plan: Plan) -> Path:
     """
     from pleias_rl.critic_round import read_tally
     from pleias_rl.evaluation.plots import interval_bars
-    from pleias_rl.evaluation.stages import compare_stages, render_markdown
+    from pleias_rl.evaluation.stages import compare_stages, render_markdown, stage_sentence
 
     comparison = compare_stages({stage: stage_records(plan, stage) for stage in STAGES}, plan.seed)
+    overall = compare_stages({stage: stage_records(plan, stage) for stage in ("sft", STAGES[-1])}, plan.seed).stages[1]
+    overall = replace(overall, stage=f"{STAGES[-1]} against sft")
     plot = interval_bars(plan.out_dir / "results.png", comparison)
     tally = read_tally(plan.stage_dir("critique"))
     datasets = sorted({row["meta"]["dataset"] for row in read_rows(plan.stage_dir("data") / "heldout.jsonl")})
     seconds = stage_seconds(plan)
     disk = {name: disk_megabytes(plan.stage_dir(name)) for name in (*STAGES, "critique", "eval", "data")}
-    payload = {**comparison.as_dict(), "critique": tally.as_dict(), "stage_seconds": seconds,
+    payload = {**comparison.as_dict(), "last_against_sft": {name: value.as_dict() for name, value in
+                                                            (overall.changes or {}).items()},
+               "critique": tally.as_dict(), "stage_seconds": seconds,
                "disk_mb": disk, "plan": {**asdict(plan), "out_dir": str(plan.out_dir)}}
     (plan.out_dir / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     report = plan.out_dir / "results.md"
@@ -585,7 +589,7 @@ def write_results(plan: Plan) -> Path:
         f"# Quickstart: {' -> '.join(STAGES)} on {comparison.n} held-out prompts\n\n"
         f"Model {plan.model}; held-out prompts from {', '.join(datasets)} with {plan.min_sources}-"
         f"{plan.max_sources} sources, none from a record seen in training.\n\n"
-        f"{render_markdown(comparison, plot.name)}\n"
+        f"{render_markdown(comparison, plot.name)}\nOverall, {stage_sentence(overall)}\n\n"
         f"## Critic round (corrective stage)\n\n{tally.sentence()} Details: critique/minimal/report.md; "
         f"pairs: critique/preferences.jsonl.\n\n"
         f"## Cost\n\n| stage | wall s |\n|---|---|\n"

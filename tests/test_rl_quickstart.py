@@ -49,13 +49,14 @@ def test_pipeline_on_the_tiny_model_then_reruns(tiny_model_dir: Path, tmp_path: 
         rows = [json.loads(line) for line in (plan.out_dir / "eval" / stage / "scores.jsonl").read_text().splitlines()]
         assert len(rows) == 3 and all(row["id"] and set(REWARDS) <= set(row["rewards"]) for row in rows)
     assert set(results["stages"]["grpo"]["change"]) >= {"citation", "format"}
+    assert results["last_against_sft"]["citation"]["n"] == 3
     tally = results["critique"]
     assert tally["examples"] == 3 and tally["minimal"] + tally["gold"] + tally["unrepaired"] == tally["failing"]
     assert sum(tally["failures_by_kind"].values()) >= tally["failing"]
     pairs = (plan.out_dir / "critique" / "preferences.jsonl").read_text().splitlines()
     assert {json.loads(pair)["repair"] for pair in pairs} <= {"minimal", "gold"}
     text = report.read_text()
-    assert "results.png" in text and "- grpo: " in text and "Critic round" in text
+    assert "results.png" in text and "- grpo: " in text and "Critic round" in text and "Overall, grpo against sft" in text
     assert (plan.out_dir / "results.png").stat().st_size > 1000
     assert (plan.out_dir / "grpo" / "model.safetensors").exists()
     assert not list(plan.out_dir.rglob("checkpoint-*"))
