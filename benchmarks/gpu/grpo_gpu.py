@@ -52,7 +52,7 @@ def scale_plan(scale: str, out_dir: Path, model: str) -> Plan:
         return Plan(out_dir, model=model, sft_rows=4, critic_rows=0, rl_rows=2, heldout_rows=3, grpo_steps=2,
                     grpo_generations=2, grpo_prompts_per_step=1, grpo_completion_tokens=16, max_new_tokens=16,
                     batch_size=3)
-    return Plan(out_dir, model=model, sft_rows=80, critic_rows=0, rl_rows=40, heldout_rows=60,
+    return Plan(out_dir, model=model, sft_rows=72, critic_rows=0, rl_rows=40, heldout_rows=60,
                 sft_epochs=2.0, grpo_steps=1000, grpo_learning_rate=1.0e-5, grpo_generations=8,
                 grpo_prompts_per_step=8, grpo_completion_tokens=256, batch_size=60)
 
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     progress.say(f"device {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else ""))
     keys: dict[str, str] = {}
     wanted = {"data", "base", "sft", "eval-sft"}
-    for stage in stages(replace(plan, critic_rows=0), progress):
+    for stage in stages(plan, progress):
         if stage.name == "sft":
             stage = gpu_sft_stage(plan, stage, settings)
         if stage.name in wanted:
