@@ -282,7 +282,7 @@ def baseline(align: Callable[[str, str], float]) -> Callable[[Group], None]:
 def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, float]]:
     """Completions/s of the six registered rewards called as GRPOTrainer calls them: TRL's
     text (special tokens skipped) plus ``completion_ids``, re-decoded with the tokenizer
-    (:func:`pleias_rl.rl.tiny.build_tiny_tokenizer`: byte-level BPE, the Pleias tokens special);
+    (:func:`pleias_rl.inference.tiny.build_tiny_tokenizer`: byte-level BPE, the Pleias tokens special);
     then the gated weighted reward (``gate_rewards: true``). Measured with each reward scoring
     its own batch (nothing shared: the baseline) and with the rewards of a step sharing the
     scored batch (decoded, parsed, row context once); the gated reward alone (it logs its
@@ -294,7 +294,7 @@ def trainer_path(groups: Sequence[Group], seconds: float) -> list[tuple[str, flo
     import tempfile
 
     from pleias_rl.rewards.registry import WeightedReward, build_rewards
-    from pleias_rl.rl.tiny import build_tiny_tokenizer
+    from pleias_rl.inference.tiny import build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer(tempfile.mkdtemp())
     batches = []

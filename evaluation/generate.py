@@ -167,7 +167,7 @@ class TransformersGenerator:
     inside the directory. On the GPU when there is one (checkpoint dtype), in float32 on the CPU,
     unless ``device``/``dtype`` say otherwise.
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
     >>> model_dir = build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")
     >>> generator = TransformersGenerator(str(model_dir), GenerationSettings(max_new_tokens=4))
     >>> [(g.finish_reason in ("stop", "length"), g.completion_tokens <= 4)

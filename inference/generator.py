@@ -60,7 +60,7 @@ class LocalGenerator:
       ``max_new_tokens``.
     - ``on_step``: called with the number of new tokens after every decoding step (progress).
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
     >>> generator = LocalGenerator.load(str(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")),
     ...                                 GenerationSettings(max_new_tokens=4))
     >>> [(g.finish_reason in ("stop", "length"), g.completion_tokens <= 4)
@@ -88,7 +88,7 @@ class LocalGenerator:
         mode on ``device`` (default: cuda when available), in ``dtype`` (default: the checkpoint's on
         a GPU, float32 on the CPU).
 
-        >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+        >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
         >>> LocalGenerator.load(str(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest"))).model.training
         False
         """
@@ -170,7 +170,7 @@ class TransformersBackend(LLMBackend):
     - ``batch_size`` requests of :meth:`generate_many` share one generation batch; a batch that
       fails is a :class:`~pleias_rl.inference.backend.BackendError` for each of its requests.
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
     >>> backend = TransformersBackend(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest"))
     >>> isinstance(backend.complete("<|query_start|>Who?", max_tokens=4, seed=0), str)
     True
@@ -192,7 +192,7 @@ class TransformersBackend(LLMBackend):
     def load(self) -> LocalGenerator:
         """The generator, loaded on first call; raise :class:`BackendUnavailable` if it cannot be.
 
-        >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+        >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
         >>> TransformersBackend(build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")).load().tokenizer.eos_token
         '<|end_of_text|>'
         """

@@ -91,7 +91,7 @@ def resolve_model_source(name_or_path: str) -> tuple[str, str | None]:
 def load_tokenizer(name_or_path: str, **kwargs: Any) -> "PreTrainedTokenizerBase":
     """Load the tokenizer of a hub id, directory or GGUF file (not yet Pleias-ready).
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
     >>> load_tokenizer(str(build_tiny_model(Path(tempfile.mkdtemp()) / "m"))).eos_token
     '<|end_of_text|>'
     """
@@ -109,7 +109,7 @@ def load_model_and_tokenizer(name_or_path: str, **model_kwargs: Any) -> tuple["P
     ``model_kwargs`` go to ``AutoModelForCausalLM.from_pretrained`` (``dtype``,
     ``attn_implementation``, ``revision``...); ``None`` values are dropped.
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
     >>> model, tok = load_model_and_tokenizer(str(build_tiny_model(Path(tempfile.mkdtemp()) / "m")))
     >>> model.get_input_embeddings().weight.shape[0] >= len(tok)
     True
@@ -182,7 +182,7 @@ def check_single_ids(tokenizer: "PreTrainedTokenizerBase") -> dict[str, int]:
     """The id of each Pleias tag and of ``<|end_of_text|>``; raise ``ValueError`` naming every tag
     that does not encode to exactly that one id.
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_tokenizer
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_tokenizer
     >>> len(check_single_ids(build_tiny_tokenizer(tempfile.mkdtemp())))
     20
     """
@@ -239,7 +239,7 @@ def prepare_checkpoint(name_or_path: str, output_dir: str | Path) -> Path:
 
     Reuses ``output_dir`` when it already holds a saved model.
 
-    >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
+    >>> import tempfile; from pleias_rl.inference.tiny import build_tiny_model
     >>> src = build_tiny_model(Path(tempfile.mkdtemp()) / "m")
     >>> (prepare_checkpoint(str(src), Path(tempfile.mkdtemp()) / "p") / "config.json").exists()
     True

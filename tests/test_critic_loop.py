@@ -146,7 +146,7 @@ def test_dpo_trainer_trains_on_preferences_unchanged(reference, tmp_path):
     from trl import DPOConfig, DPOTrainer
 
     from llm_server import TINY_MODEL_DIR
-    from pleias_rl.rl.tiny import build_tiny_model
+    from pleias_rl.inference.tiny import build_tiny_model
 
     path = build_tiny_model(TINY_MODEL_DIR)
     dataset = load_dataset("json", data_files=str(reference / "preferences.jsonl"), split="train").select(range(2))
@@ -177,7 +177,7 @@ def test_ledger_ahead_of_its_data_is_rolled_back(reference, input_file, tmp_path
 def test_corrective_sft_recipe_trains_on_the_output_dir(reference, tmp_path):
     from llm_server import TINY_MODEL_DIR
     from pleias_rl.rl import sft
-    from pleias_rl.rl.tiny import build_tiny_model
+    from pleias_rl.inference.tiny import build_tiny_model
 
     recipe = Path(__file__).resolve().parent.parent / "configs" / "sft" / "corrective.yaml"
     flags = {"model_name_or_path": build_tiny_model(TINY_MODEL_DIR), "dataset_name": reference,

@@ -18,7 +18,7 @@ SOURCES = ["Helsby is a village in Cheshire, England.", "Shotwick is a hamlet."]
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from pleias_rl.rl.tiny import build_tiny_tokenizer
+    from pleias_rl.inference.tiny import build_tiny_tokenizer
 
     return build_tiny_tokenizer(tmp_path_factory.mktemp("tiny_tokenizer"))
 

@@ -9,7 +9,7 @@ import torch
 
 from pleias_rl.data.format import EOS_TOKEN, SPECIAL_TOKENS, build_prompt
 from pleias_rl.rl.model import ensure_pleias_tokens, load_model_and_tokenizer, prepare_checkpoint
-from pleias_rl.rl.tiny import build_tiny_model, sample_texts
+from pleias_rl.inference.tiny import build_tiny_model, sample_texts
 from rl_support import tiny_model_dir  # noqa: F401  (fixture)
 
 
