@@ -5,8 +5,10 @@ multiplies the score by a factor below 1 (:data:`VIOLATION_FACTORS`), so each vi
 strictly lower than its clean twin and more violations score lower still. An output whose answer
 is missing, empty or truncated is capped at :data:`NO_ANSWER_CAP` (0.3).
 
-Violations come from :func:`pleias_rl.data.format.parse_completion` errors (classified by kind) plus a
-cheap degenerate-repetition check per section (:func:`repetition_problem`).
+Violations come from :func:`pleias_rl.data.format.parse_completion` errors (classified by kind) plus
+cheap checks per section: degenerate repetition (:func:`repetition_problem`, and
+:func:`degenerate_sequence` for counting, symbol runs and loops of any period), a section without
+content (:func:`has_content`: no letter or digit) and a language line that names no language.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import zlib
 from typing import Any, Mapping
 
 from pleias_rl.data.format import ParsedCompletion, strip_refs
+from pleias_rl.data.language import language_code
 from pleias_rl.rewards.base import Reward, Score, parse_cached
 
 NO_ANSWER_CAP = 0.3
@@ -31,9 +34,9 @@ VIOLATION_FACTORS: dict[str, float] = {
     "duplicate_section": 0.7,
     "missing_section": 0.75,
     "missing_language": 0.8,
-    "bad_language": 0.85,
+    "bad_language": 0.5,
     "unmatched_token": 0.8,
-    "empty_section": 0.8,
+    "empty_section": 0.5,
     "invalid_label": 0.8,
     "ref_outside_answer": 0.8,
     "malformed_ref": 0.8,
@@ -70,6 +73,11 @@ _MAX_REPEATED_NGRAMS = 0.4
 _MIN_COMPRESS_BYTES = 300
 _MIN_COMPRESS_RATIO = 0.25
 _MAX_CHECKED_CHARS = 20_000
+_MIN_COUNTING_RUN = 12
+_MIN_PERIODIC_CHARS = 30
+_PERIOD_PROBE = 8
+_SYMBOL_RUN = re.compile(r"[^\w\s](?:\s*[^\w\s]){11,}")
+_INTEGER = re.compile(r"\d+")
 _MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
 """Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
 
@@ -121,6 +129,96 @@ def repetition_problem(text: str) -> str | None:
     return None
 
 
+def has_content(text: str) -> bool:
+    """True when ``text`` holds a letter or a digit (zero-width characters and dots do not count).
+
+    >>> has_content(" . "), has_content("\u200b\u200d"), has_content("Helsby"), has_content("42")
+    (False, False, True, True)
+    """
+    return any(char.isalnum() for char in text)
+
+
+def counting_run(text: str) -> int:
+    """The longest run of integers stepping by one constant (``0 1 2 ... 399``, ``5 10 15``).
+
+    >>> counting_run(" ".join(map(str, range(400)))), counting_run("In 1990, 1994 and 2001 it grew.")
+    (400, 2)
+    """
+    numbers = [int(token) for token in _INTEGER.findall(text[:_MAX_CHECKED_CHARS]) if len(token) < 12]
+    best = run = min(len(numbers), 1)
+    for index in range(1, len(numbers)):
+        step = numbers[index] - numbers[index - 1]
+        same = index >= 2 and step != 0 and step == numbers[index - 1] - numbers[index - 2]
+        run = run + 1 if same else 2
+        best = max(best, run)
+    return best
+
+
+def periodic_tail(text: str) -> int | None:
+    """The period of a loop the text ends in (its last half repeats a unit three times or more),
+    or ``None``: one substring search and one comparison, whatever the period.
+
+    >>> periodic_tail("The answer is Helsby. " + "ab, " * 20), periodic_tail("Helsby is a village.") is None
+    (4, True)
+    """
+    tail = text[:_MAX_CHECKED_CHARS].rstrip()
+    tail = tail[len(tail) // 2:]
+    if len(tail) < _MIN_PERIODIC_CHARS:
+        return None
+    period = tail.find(tail[:_PERIOD_PROBE], 1)
+    if 0 < period <= len(tail) // 3 and tail[period:] == tail[:-period]:
+        return period
+    return None
+
+
+def degenerate_sequence(text: str) -> str | None:
+    """Describe a degenerate sequence the n-gram and compression tests miss, or ``None``:
+    counting (:func:`counting_run` of 12 or more), a run of 12 or more symbols, or a loop of
+    any period (:func:`periodic_tail`).
+
+    >>> degenerate_sequence(" ".join(map(str, range(400))))
+    'counts through 400 numbers'
+    >>> degenerate_sequence("Yes " + "!" * 20), degenerate_sequence("Helsby " + "xyz" * 25)
+    ('a run of 20 symbols', 'loops with period 3')
+    >>> degenerate_sequence("It was built in 1990, 1991 and 1992 (…) and rebuilt.") is None
+    True
+    """
+    counted = counting_run(text)
+    if counted >= _MIN_COUNTING_RUN:
+        return f"counts through {counted} numbers"
+    symbols = _SYMBOL_RUN.search(text[:_MAX_CHECKED_CHARS])
+    if symbols is not None:
+        return f"a run of {len(symbols.group().replace(' ', ''))} symbols"
+    period = periodic_tail(text)
+    return None if period is None else f"loops with period {period}"
+
+
+def content_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
+    """Sections whose content holds no letter or digit (empty for the parser's eyes or not), and
+    a language line that names no language (:func:`pleias_rl.data.language.language_code`).
+
+    >>> from pleias_rl.data.format import parse_completion
+    >>> content_violations(parse_completion("Klingon<|language_end|><|query_analysis_start|>."
+    ...                                     "<|query_analysis_end|><|answer_start|>\u200b<|answer_end|>"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'kind': 'bad_language', 'detail': "language line 'Klingon' names no supported language"},
+     {'kind': 'empty_section', 'detail': 'section query_analysis has no letter or digit'},
+     {'kind': 'empty_answer', 'detail': 'section answer has no letter or digit'}]
+    """
+    violations = []
+    if parsed.language is not None and language_code(parsed.language) is None:
+        violations.append({"kind": "bad_language",
+                           "detail": f"language line {parsed.language!r} names no supported language"})
+    for section in parsed.sections:
+        content = section.content
+        if not section.closed or not content.strip() or has_content(
+                strip_refs(content, keep_quotes=True) if section.name == "answer" else content):
+            continue  # truncated, or already reported empty by the parser, or fine
+        kind = "empty_answer" if section.name == "answer" else "empty_section"
+        violations.append({"kind": kind, "detail": f"section {section.name} has no letter or digit"})
+    return violations
+
+
 def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
     """Every format violation of a parsed completion as ``{"kind", "detail"}``, in order found.
 
@@ -139,6 +237,7 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
         tag = parsed.text[citation.span[0]:citation.quote_span[0]]
         if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
             violations.append({"kind": "malformed_ref", "detail": f"non-canonical ref tag {tag[:60]!r}"})
+    violations += content_violations(parsed)
     answer = parsed.section("answer")
     for section in parsed.sections:
         content = section.content
@@ -146,7 +245,7 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
             content = parsed.prose or ""
         elif section.name == "answer":
             content = strip_refs(content)
-        problem = repetition_problem(content)
+        problem = repetition_problem(content) or degenerate_sequence(content)
         if problem is not None:
             violations.append({"kind": "repetition", "detail": f"{section.name}: {problem}"})
     return violations
