@@ -55,8 +55,9 @@ from pleias_rl.data.targets import SENTENCE_BREAK
 from pleias_rl.rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
 from pleias_rl.rewards.base import Reward, Score, parse_cached, same_objects
-from pleias_rl.rewards.evidence import (MIN_CONTENT_WORDS, elision_flaw, meaning_changed,
-                                        query_copied, tiny_refs, unspecific, words_changed)
+from pleias_rl.rewards.evidence import (GENERIC_MAX_WORDS, MIN_CONTENT_WORDS, elision_flaw,
+                                        meaning_changed, query_copied, said_elsewhere, tiny_refs,
+                                        unspecific, words_changed)
 from pleias_rl.rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
 
 VERDICTS: tuple[str, ...] = (
@@ -324,7 +325,9 @@ class CitationReward(Reward):
             flaw = elision_flaw(source, [f.span for f in alignment.fragments if f.span is not None])
             if flaw is not None:
                 return flaw, 0.0
-            if unspecific(quote, bool(found_in), min(settings.min_quote_words, MIN_CONTENT_WORDS)):
+            elsewhere = bool(found_in) or (sum(words) < GENERIC_MAX_WORDS
+                                           and said_elsewhere(quote, context.sources, source))
+            if unspecific(quote, elsewhere, min(settings.min_quote_words, MIN_CONTENT_WORDS)):
                 return "unspecific", settings.unspecific_score
             if self._dumped(quote, sum(words), alignment, source):
                 return "source_dump", settings.source_dump_score
@@ -376,18 +379,28 @@ class CitationReward(Reward):
         span = alignment.span
         if span is None or span[1] - span[0] < self.settings.dump_coverage * len(source.strip()):
             return False
-        return len(SENTENCE_BREAK.findall(quote)) + 1 >= self.settings.dump_min_sentences
+        breaks = len(SENTENCE_BREAK.findall(quote if alignment.exact else alignment.text))
+        return breaks + 1 >= self.settings.dump_min_sentences
+
+
+CONTEXT_WORDS = 3
+"""Source words kept on each side of a fuzzy window (:func:`aligned_words`)."""
 
 
 def aligned_words(alignment: Alignment, source: str) -> str:
-    """The source text each aligned fragment covers, widened to whole words, joined by spaces.
+    """The source text each aligned fragment covers, widened to whole words and
+    :data:`CONTEXT_WORDS` more on each side, joined by spaces.
 
-    >>> source = "It runs between Shotwick and Helsby."
+    >>> source = "The A5117 is a road in Cheshire. It runs between Shotwick and Helsby."
     >>> aligned_words(align.align_quote("runs betwen Shotwik", source), source)
-    'runs between Shotwick'
+    'in Cheshire. It runs between Shotwick and Helsby.'
     """
-    return " ".join(source[word_start(source, fragment.span[0]):word_end(source, fragment.span[1])]
-                    for fragment in alignment.fragments if fragment.span is not None)
+    def widened(span: tuple[int, int]) -> str:
+        start, end = word_start(source, span[0]), word_end(source, span[1])
+        before = source[:start].split()[-CONTEXT_WORDS:]
+        after = source[end:].split()[:CONTEXT_WORDS]
+        return " ".join(before + [source[start:end]] + after)
+    return " ".join(widened(fragment.span) for fragment in alignment.fragments if fragment.span is not None)
 
 
 def _may_reach(text: str, other: str, threshold: float) -> bool:

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Sequence
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 from pleias_rl.data.targets import SENTENCE_BREAK
 from pleias_rl.data.wordlists import FUNCTION_WORDS, MEANING_WORDS, NEGATIONS, NUMBER_WORDS
-from pleias_rl.rewards.text import fold
+from pleias_rl.rewards.text import fold, register_cache
 
 MIN_GAP_WORDS = 4
 """An elision inside a sentence leaves out at least this many words."""
@@ -48,8 +49,9 @@ TINY_REF_WORDS = 5
 """A ref under this many words is tiny ..."""
 MAX_TINY_REFS = 2
 """... and an answer may hold this many tiny refs."""
-TYPO_DISTANCE = 0.25
-"""Two words are the same word with a typo when their normalised edit distance is at most this."""
+TYPO_LETTERS = 6
+"""Two words are the same word with a typo when one edit (a transposition counts one) per this
+many letters, at least one, turns one into the other."""
 
 _WORD = re.compile(r"\w+(?:'\w+)*")
 _NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
@@ -113,12 +115,16 @@ def stitched_gap(source: str, left_end: int, right_start: int) -> bool:
 
 def short_gap(gap: str) -> bool:
     """True when an elision inside a sentence leaves out fewer than :data:`MIN_GAP_WORDS` words
-    (a bracketed aside, dates or a clarification, may be left out whole at any length).
+    (written words: "English-American" is one); a bracketed aside, dates or a clarification,
+    may be left out whole at any length.
 
-    >>> short_gap(" not "), short_gap(" (born 1950) "), short_gap(" which is long and winding ")
-    (True, False, False)
+    >>> short_gap(" not "), short_gap(" English-American film director, "), short_gap(" (born 1950) ")
+    (True, True, False)
+    >>> short_gap(" which is long and winding ")
+    False
     """
-    return len(words(gap)) < MIN_GAP_WORDS and not _BRACKETED.fullmatch(gap)
+    written = [piece for piece in gap.split() if _has_words(piece)]
+    return len(written) < MIN_GAP_WORDS and not _BRACKETED.fullmatch(gap)
 
 
 def meaning_dropped(gap: str) -> str | None:
@@ -185,6 +191,10 @@ def cuts_number(text: str, start: int, end: int) -> bool:
     return inside(start) or inside(end)
 
 
+def _count_numbers(text: str) -> Counter[str]:
+    return Counter(_NUMBER_TOKEN.findall(fold(text)))
+
+
 def _names(text: str) -> list[str]:
     """Capitalised words that are not function words (folded), in order."""
     return [fold(token) for token in _WORD.findall(text)
@@ -221,29 +231,53 @@ def meaning_changed(quote: str, window: str) -> str | None:
     if any(name not in present for name in names) or not _is_subsequence(
             names, [word for word in window_words if word in set(names)]):
         return "name_changed"
-    quoted = set(_NUMBER_TOKEN.findall(fold(quote)))
-    if any(number not in quoted for number in _NUMBER_TOKEN.findall(fold(window))):
+    if _count_numbers(window) - _count_numbers(quote):
         return "number_changed"
     return None
 
 
 def _same_word(word: str, others: Sequence[str]) -> bool:
     return word in others or any(
-        Levenshtein.normalized_distance(word, other) <= TYPO_DISTANCE for other in others)
+        OSA.distance(word, other) <= max(1, len(other) // TYPO_LETTERS) for other in others)
 
 
 def words_changed(quote: str, window: str) -> bool:
-    """True when a fuzzy quote drops or adds a content word of its window (beyond a typo).
+    """True when a fuzzy quote drops, adds or reorders a content word of its source ``window``
+    (beyond a typo). Words are aligned by a word-level edit script: window words beyond either
+    end of the quote are context, every other unmatched content word is a change.
 
-    >>> window = "Helsby is a large village in Cheshire."
-    >>> words_changed("Helsby is a village in Cheshire.", window)
+    >>> window = "It was abolished at the reform of the large village of Helsby in Cheshire."
+    >>> words_changed("It was at the reform of the large village of Helsby", window)
     True
-    >>> words_changed("Helsby is large vilage in Cheshire", window)
+    >>> words_changed("the reform of the village of Helsby", window)
+    True
+    >>> words_changed("reform of teh large vilage of Helsby", window)
     False
     """
     quote_words, window_words = words(quote), words(window)
-    return not (all(_same_word(word, window_words) for word in quote_words if word not in FUNCTION_WORDS)
-                and all(_same_word(word, quote_words) for word in window_words if word not in FUNCTION_WORDS))
+    blocks = Levenshtein.opcodes(quote_words, window_words).as_list()
+    equal = [index for index, block in enumerate(blocks) if block[0] == "equal"]
+    if not equal:
+        return True
+    for index, (tag, quote_start, quote_end, window_start, window_end) in enumerate(blocks):
+        if tag == "equal":
+            continue
+        quoted, source = quote_words[quote_start:quote_end], window_words[window_start:window_end]
+        if index < equal[0] or index > equal[-1]:  # at an end: the window may hold more context
+            if any(word not in FUNCTION_WORDS and not _same_word(word, source) for word in quoted):
+                return True
+        elif _unpaired_content(quoted, source):
+            return True
+    return False
+
+
+def _unpaired_content(quoted: Sequence[str], source: Sequence[str]) -> bool:
+    """True when two differing runs of words do not pair up word by word as typos, or as
+    function words for function words, with only function words left over."""
+    pairs = zip(quoted, source)
+    leftover = list(quoted[len(source):]) + list(source[len(quoted):])
+    return any(not _same_word(word, [other]) and not (word in FUNCTION_WORDS and other in FUNCTION_WORDS)
+               for word, other in pairs) or any(word not in FUNCTION_WORDS for word in leftover)
 
 
 def content_words(text: str) -> list[str]:
@@ -270,6 +304,30 @@ def unspecific(quote: str, also_in_other_sources: bool, min_content: int = MIN_C
     if len(content) < min_content or len(content) < MIN_CONTENT_SHARE * len(all_words):
         return True
     return also_in_other_sources and len(all_words) < GENERIC_MAX_WORDS
+
+
+@lru_cache(maxsize=512)
+def _word_line(text: str) -> str:
+    """The words of a text between single spaces, with a space at each end (cached per text)."""
+    return f" {' '.join(words(text))} "
+
+
+register_cache(_word_line.cache_clear)
+
+
+def said_elsewhere(quote: str, sources: Sequence[str], cited: str) -> bool:
+    """True when the words of ``quote`` occur as a run in a source other than ``cited``,
+    whatever the punctuation around them.
+
+    >>> sources = ["Ann Lee is an American singer.", "Bob Ray (an American singer) sang."]
+    >>> said_elsewhere("an American singer.", sources, sources[0]), said_elsewhere("Ann Lee", sources, sources[0])
+    (True, False)
+    """
+    others = list(sources)
+    if cited in others:
+        others.remove(cited)
+    key = _word_line(quote)
+    return len(key) > 2 and any(key in _word_line(text) for text in others)
 
 
 def tiny_refs(word_counts: Sequence[int]) -> list[bool]:
