@@ -41,7 +41,7 @@ from pleias_rl.critics.base import Critic, Issue, Verdict
 from pleias_rl.rewards.align import align_quote
 from pleias_rl.rewards.base import Reward, Score, parse_cached
 from pleias_rl.rewards.citation import CitationReward, CitationSettings
-from pleias_rl.rewards.evidence import elision_flaw
+from pleias_rl.rewards.evidence import cuts_number, elision_flaw
 from pleias_rl.rewards.format import FormatReward
 from pleias_rl.rewards.gold import AnswerReward, RefusalReward, is_refusal
 from pleias_rl.rewards.language import LanguageReward, expected_language
@@ -334,16 +334,16 @@ def drop_duplicate_repairs(citations: list[Citation], fixes: dict[int, RefFix]) 
 
 
 def word_bounds(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """Widen a span to whole words (never cutting a word or a number).
+    """Widen a span to whole words (never cutting a word or a number, separators included).
 
-    >>> text = "It runs between Shotwick and Helsby."
-    >>> text[slice(*word_bounds(text, (10, 19)))]
-    'between Shotwick'
+    >>> text = "It runs between Shotwick and Helsby, 1,500 km."
+    >>> text[slice(*word_bounds(text, (10, 19)))], text[slice(*word_bounds(text, (39, 45)))]
+    ('between Shotwick', '1,500 km')
     """
     start, end = span
-    while start > 0 and text[start - 1].isalnum():
+    while start > 0 and (text[start - 1].isalnum() or cuts_number(text, start, start)):
         start -= 1
-    while end < len(text) and text[end].isalnum():
+    while end < len(text) and (text[end].isalnum() or cuts_number(text, end, end)):
         end += 1
     return start, end
 
