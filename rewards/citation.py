@@ -55,7 +55,7 @@ from pleias_rl.data.targets import SENTENCE_BREAK
 from pleias_rl.rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
 from pleias_rl.rewards.base import Reward, Score, parse_cached, same_objects
-from pleias_rl.rewards.evidence import (GENERIC_MAX_WORDS, MIN_CONTENT_WORDS, elision_flaw,
+from pleias_rl.rewards.evidence import (GENERIC_MAX_WORDS, MAX_TINY_REFS, MIN_CONTENT_WORDS, elision_flaw,
                                         meaning_changed, query_copied, said_elsewhere, tiny_refs,
                                         unspecific, words_changed)
 from pleias_rl.rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
@@ -252,6 +252,8 @@ class CitationReward(Reward):
     def _penalise_tiny_refs(self, refs: list[dict[str, Any]]) -> None:
         """Give the honest refs :func:`pleias_rl.rewards.evidence.tiny_refs` flags the verdict
         ``tiny_refs`` (an answer stitched from many tiny quotes)."""
+        if len(refs) <= MAX_TINY_REFS:
+            return
         flags = tiny_refs([len(ref["quote"].split()) for ref in refs])
         for ref, tiny in zip(refs, flags):
             if tiny and ref["verdict"] in HONEST_VERDICTS:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pleias_rl.data.format import ParsedCompletion, strip_refs
 from pleias_rl.data.language import language_code
@@ -76,8 +76,11 @@ _MAX_CHECKED_CHARS = 20_000
 _MIN_COUNTING_RUN = 12
 _MIN_PERIODIC_CHARS = 30
 _PERIOD_PROBE = 8
-_SYMBOL_RUN = re.compile(r"[^\w\s](?:\s*[^\w\s]){11,}")
+_MIN_SYMBOL_RUN = 12
+_SYMBOL_RUN = re.compile(r"[^\w\s](?:\s*[^\w\s]){%d,}" % (_MIN_SYMBOL_RUN - 1))
 _INTEGER = re.compile(r"\d+")
+_ALNUM = re.compile(r"[^\W_]")
+_NOT_LETTER_OR_SPACE = bytes(set(range(256)) - set(range(65, 91)) - set(range(97, 123)) - set(b" \t\n\r\f\v"))
 _MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
 """Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
 
@@ -135,16 +138,15 @@ def has_content(text: str) -> bool:
     >>> has_content(" . "), has_content("\u200b\u200d"), has_content("Helsby"), has_content("42")
     (False, False, True, True)
     """
-    return any(char.isalnum() for char in text)
+    return _ALNUM.search(text) is not None
 
 
-def counting_run(text: str) -> int:
+def counting_run(numbers: Sequence[int]) -> int:
     """The longest run of integers stepping by one constant (``0 1 2 ... 399``, ``5 10 15``).
 
-    >>> counting_run(" ".join(map(str, range(400)))), counting_run("In 1990, 1994 and 2001 it grew.")
-    (400, 2)
+    >>> counting_run(range(400)), counting_run([1990, 1994, 2001]), counting_run([5, 10, 15, 3])
+    (400, 2, 3)
     """
-    numbers = [int(token) for token in _INTEGER.findall(text[:_MAX_CHECKED_CHARS]) if len(token) < 12]
     best = run = min(len(numbers), 1)
     for index in range(1, len(numbers)):
         step = numbers[index] - numbers[index - 1]
@@ -183,13 +185,21 @@ def degenerate_sequence(text: str) -> str | None:
     >>> degenerate_sequence("It was built in 1990, 1991 and 1992 (…) and rebuilt.") is None
     True
     """
-    counted = counting_run(text)
-    if counted >= _MIN_COUNTING_RUN:
-        return f"counts through {counted} numbers"
-    symbols = _SYMBOL_RUN.search(text[:_MAX_CHECKED_CHARS])
+    text = text[:_MAX_CHECKED_CHARS]
+    if len(text) < _MIN_SYMBOL_RUN:
+        return None
+    # one pass over the bytes: digits and other symbols (exact on ASCII, more on other text)
+    raw = text.encode("utf-8", "surrogatepass")
+    letters_and_space = raw.translate(None, _NOT_LETTER_OR_SPACE)
+    symbols_and_digits = len(raw) - len(letters_and_space)
+    if symbols_and_digits >= _MIN_COUNTING_RUN:  # else too few to count through
+        counted = counting_run([int(token) for token in _INTEGER.findall(text) if len(token) < 12])
+        if counted >= _MIN_COUNTING_RUN:
+            return f"counts through {counted} numbers"
+    symbols = _SYMBOL_RUN.search(text) if symbols_and_digits >= _MIN_SYMBOL_RUN else None
     if symbols is not None:
         return f"a run of {len(symbols.group().replace(' ', ''))} symbols"
-    period = periodic_tail(text)
+    period = periodic_tail(text) if len(text) >= 2 * _MIN_PERIODIC_CHARS else None
     return None if period is None else f"loops with period {period}"
 
 
@@ -211,8 +221,8 @@ def content_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
                            "detail": f"language line {parsed.language!r} names no supported language"})
     for section in parsed.sections:
         content = section.content
-        if not section.closed or not content.strip() or has_content(
-                strip_refs(content, keep_quotes=True) if section.name == "answer" else content):
+        if not section.closed or not content.strip() or has_content(content if section.name != "answer" else (
+                parsed.prose or "") + "".join(citation.quote for citation in parsed.citations)):
             continue  # truncated, or already reported empty by the parser, or fine
         kind = "empty_answer" if section.name == "answer" else "empty_section"
         violations.append({"kind": kind, "detail": f"section {section.name} has no letter or digit"})
