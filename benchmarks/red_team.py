@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from citation_targets import auc  # noqa: E402
+from citation_targets import auc, print_verdict, target_lines  # noqa: E402
 from pleias_rl.data.corruptions import paraphrase  # noqa: E402
 from pleias_rl.data.format import format_ref, neutralise, render_completion  # noqa: E402
 from pleias_rl.data.readers import convert_record, read_hotpotqa  # noqa: E402
@@ -510,10 +510,7 @@ def report(scores: Mapping[tuple[str, str], Sequence[float]]) -> str:
     for (group, kind), values in sorted(scores.items()):
         pays = sum(v >= PAYS for v in values) / len(values)
         lines.append(f"{group:<10}{kind:<24}{len(values):>5}{mean(values):>8.3f}{max(values):>8.3f}{pays:>8.1%}")
-    lines += ["", f"{'target':<40}{'measured':>10}  {'wanted':<18}ok"]
-    for what, value, wanted, met in targets(scores):
-        lines.append(f"{what:<40}{value:>10.3f}  {wanted:<18}{'yes' if met else 'NO'}")
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + target_lines(targets(scores), width=40))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -530,9 +527,7 @@ def main(argv: list[str] | None = None) -> int:
           + ("" if any(case.group == "language" for case in all_cases)
              else "; language attacks: hook not connected (benchmarks/language_attacks.py absent)") + "\n")
     print(report(scores))
-    missed = [what for what, _, _, met in targets(scores) if not met]
-    print("\nall targets met" if not missed else f"\nMISSED: {', '.join(missed)}")
-    return 1 if missed else 0
+    return print_verdict(targets(scores))
 
 
 if __name__ == "__main__":
