@@ -205,7 +205,7 @@ def _count_numbers(text: str) -> Counter[str]:
 
 def _names(text: str) -> list[str]:
     """Capitalised words that are not function words (folded), in order."""
-    capitalised = (fold(token) for token in _WORD.findall(text) if token[:1].isupper())
+    capitalised = (word for token in _WORD.findall(text) if token[:1].isupper() for word in words(token))
     return [name for name in capitalised if name not in FUNCTION_WORDS]
 
 
