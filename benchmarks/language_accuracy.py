@@ -118,6 +118,8 @@ def main() -> int:
               + f"{overall:7.1%}{micros:9.0f}")
     ours, base = rows[0][1], rows[1][1]
     per_language = cases / len(LANGUAGES)
+    print(f"n = {per_language:.0f} decisions per language ({per_language / len(LANGUAGES):.0f} matches, "
+          f"{per_language * (len(LANGUAGES) - 1) / len(LANGUAGES):.0f} mismatches), {cases} in all")
     print(f"wrong decisions: reward {sum(1 - v for v in ours.values()) * per_language:.0f}, "
           f"baseline {sum(1 - v for v in base.values()) * per_language:.0f} (of {cases})")
     return 0 if min(ours.values()) >= 0.95 else 1

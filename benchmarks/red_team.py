@@ -15,9 +15,9 @@ vs attacks >= 0.99. A mutation search makes random meaning-changing edits of hon
 (delete one to three inner words, one a content word; put an elision in their place; change a
 digit; cut inside a word; swap two names): under 2% may still score >= 0.9.
 
-Language attacks come from ``benchmarks/language_attacks.py`` when it is there (see
-:func:`language_cases`). Prints per class n, mean, max and the share of attacks that pay (>= 0.9);
-exits 1 when a target is missed.
+Language attacks (target 0) come from ``benchmarks/language_attacks.py`` (:func:`language_cases`).
+Prints per class n, mean, max and the share of attacks that pay (>= 0.9); exits 1 when a target
+is missed.
 
     python benchmarks/red_team.py [--size 100] [--seed 0] [--mutations 3]
 """
@@ -25,7 +25,6 @@ exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import random
 import re
@@ -39,13 +38,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import language_attacks  # noqa: E402
 from citation_targets import auc, print_verdict, target_lines  # noqa: E402
 from pleias_rl.data.corruptions import paraphrase  # noqa: E402
 from pleias_rl.data.format import format_ref, neutralise, render_completion  # noqa: E402
 from pleias_rl.data.readers import convert_record, read_hotpotqa  # noqa: E402
 from pleias_rl.data.schema import source_texts  # noqa: E402
 from pleias_rl.data.targets import elide_sentence, sentences, supporting_evidence  # noqa: E402
-from pleias_rl.data.wordlists import FUNCTION_WORDS, MEANING_WORDS, NEGATIONS  # noqa: E402
+from pleias_rl.data.wordlists import ANY_FUNCTION_WORD, MEANING_WORDS, NEGATIONS  # noqa: E402
 from pleias_rl.rewards.base import Reward  # noqa: E402
 from pleias_rl.rewards.citation import CitationReward  # noqa: E402
 from pleias_rl.rewards.evidence import content_words, words  # noqa: E402
@@ -362,7 +362,7 @@ def mutate(quote: str, edit: str, rng: random.Random) -> str | None:
         last = pieces[-1].rstrip(".,;:!?\"')")
         return quote[:quote.rfind(last) + rng.randint(1, len(last) - 2)] if len(last) >= 4 and last.isalpha() else None
     names = [index for index, piece in enumerate(pieces[1:], 1)
-             if piece[:1].isupper() and piece.isalpha() and piece.lower() not in FUNCTION_WORDS]
+             if piece[:1].isupper() and piece.isalpha() and piece.lower() not in ANY_FUNCTION_WORD]
     if edit == "swap_names" and len(names) >= 2:
         first, second = rng.sample(names, 2)
         if pieces[first] != pieces[second]:
@@ -428,20 +428,15 @@ def _mutation_cases(row: Mapping[str, Any], rng: random.Random, count: int) -> I
 
 
 def language_cases(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> list[Case]:
-    """HOOK: the language attacks of ``benchmarks/language_attacks.py`` (developer ``lang``), as
-    cases of the ``language`` reward, when that module is there; ``[]`` until then.
+    """The language attacks of ``benchmarks/language_attacks.py`` (developer ``lang``:
+    ``attack_cases(rows, seed)`` yields ``(kind, completion, row)``), as cases of the
+    ``language`` reward.
 
-    Expected: ``language_attacks.attack_cases(rows, seed)`` yielding ``(kind, completion, row)``.
-
-    >>> isinstance(language_cases([]), list)
-    True
+    >>> sorted({case.kind for case in language_cases(real_rows(1))})[:2]
+    ['foreign_padded', 'foreign_script']
     """
-    try:
-        module = importlib.import_module("language_attacks")
-    except ImportError:
-        return []
     return [Case(kind, "language", text, row, "language")
-            for kind, text, row in module.attack_cases(rows, seed)]
+            for kind, text, row in language_attacks.attack_cases(rows, seed)]
 
 
 def score_cases(all_cases: Sequence[Case]) -> dict[tuple[str, str], list[float]]:
@@ -523,9 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = real_rows(args.size)
     all_cases = list(cases(rows, args.seed, args.mutations)) + language_cases(rows, args.seed)
     scores = score_cases(all_cases)
-    print(f"red team on {len(rows)} real records ({len(all_cases)} cases)"
-          + ("" if any(case.group == "language" for case in all_cases)
-             else "; language attacks: hook not connected (benchmarks/language_attacks.py absent)") + "\n")
+    print(f"red team on {len(rows)} real records ({len(all_cases)} cases)\n")
     print(report(scores))
     return print_verdict(targets(scores))
 

@@ -20,7 +20,9 @@ True
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from pleias_rl.rewards.base import ScoredCompletion
 
 FAILURE_KINDS: dict[str, str] = {
     "misquote": "a quote that is not a literal excerpt of its cited source (fabricated, "
@@ -158,6 +160,15 @@ class Critic:
         """
         return [self.safe_critique(example, completion) for example, completion in pairs]
 
+    def critique_scored(self, completions: Sequence[ScoredCompletion]) -> list[Verdict]:
+        """Judge scored completions (each with its example as row); never raises. A critic that
+        reads the rewards overrides it to share each completion's parse and judgements.
+
+        >>> Critic().critique_scored([ScoredCompletion("x", {})])[0].kinds
+        ['critic_error']
+        """
+        return self.critique_many([(completion.row, completion.text) for completion in completions])
+
     def safe_critique(self, example: Mapping[str, Any], completion: str) -> Verdict:
         """:meth:`critique`, turning any unexpected exception into a ``critic_error`` verdict.
 
@@ -168,7 +179,15 @@ class Critic:
         >>> Broken().safe_critique({}, "x").issues[0].message
         "critic broken failed: KeyError('bug')"
         """
+        return self.guarded(lambda: self.critique(example, completion))
+
+    def guarded(self, judge: Callable[[], Verdict]) -> Verdict:
+        """``judge()``, turning any unexpected exception into a ``critic_error`` verdict.
+
+        >>> Critic().guarded(lambda: 1 / 0).issues[0].message
+        "critic critic failed: ZeroDivisionError('division by zero')"
+        """
         try:
-            return self.critique(example, completion)
+            return judge()
         except Exception as error:  # a critic bug is a recorded failure, never a crash
             return Verdict.failing(self.name, [Issue("critic_error", f"critic {self.name} failed: {error!r}")])

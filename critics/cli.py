@@ -2,20 +2,27 @@
 
 Settings come from a recipe (``--config configs/critic/*.yaml``) overridden by flags. With no
 LLM configured only the rule critic runs. Remote backends are health-checked before any work
-(exit code 3 when one is down). A rerun on the same DIR resumes where the last run stopped.
-Exit code 1 when input lines were skipped (bad JSON, schema errors, no completion and no
-policy) or examples failed to generate; they are listed on stderr with their line numbers.
+(exit code 3 when one is down). A rerun on the same DIR resumes by row id: rows whose id is
+in DIR's ledger are skipped (and counted on stderr), every other row is processed, whatever
+the input file; a row without ``id`` is given one from its content (``row-`` and a hash).
+Exit code 1 when input lines were skipped (invalid UTF-8 or JSON, lone surrogates, schema
+errors, a repeated id, no completion and no policy) or examples failed to generate; they are
+listed on stderr as ``FILE:LINE: problem``. The exit codes: :mod:`pleias_rl.data.exit_codes`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from pleias_rl.data.schema import BadLine, read_jsonl
+from pleias_rl.data.exit_codes import EXIT_CODE_HELP
+from pleias_rl.data.jsonl import BadLine, check_not_input, count_lines
+from pleias_rl.data.schema import read_jsonl
 from pleias_rl.critics.backends import BackendUnavailable, LLMBackend, make_backend
 from pleias_rl.critics.base import Critic
 from pleias_rl.critics.loop import CritiqueLoop, LoopSettings, Policy
@@ -36,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["in.jsonl", "--out-dir", "out"]).max_rounds is None
     True
     """
-    parser = argparse.ArgumentParser(prog="pleias-rl critique", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="pleias-rl critique", description=__doc__.split("\n\n")[0],
+                                     epilog=EXIT_CODE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="JSONL of RAG examples, with a completion (or use a policy)")
     parser.add_argument("--out-dir", required=True, help="output directory (resumed if it exists)")
     parser.add_argument("--config", help="YAML recipe: a path or a shipped name (critic/rules, critic/openai)")
@@ -59,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-url", help="OpenAI-compatible base URL of the policy (text completions)")
     parser.add_argument("--policy-model", help="policy model name (with --policy-url) or local path")
     parser.add_argument("--policy-gguf", help="GGUF file inside --policy-model (in-process policy)")
-    parser.add_argument("--policy-max-tokens", type=int, help="tokens per policy generation (default 1024)")
+    parser.add_argument("--policy-max-tokens", type=int, help="tokens per policy generation (default 2048)")
     parser.add_argument("--no-regenerate", action="store_true", help="never ask the policy to regenerate")
     parser.add_argument("--sync", choices=["example", "batch"],
                         help="fsync after every example (default) or every batch (flushed per example)")
@@ -173,35 +181,76 @@ def count_rows(path: str, limit: int | None) -> int:
     >>> count_rows(path, None), count_rows(path, 1)
     (2, 1)
     """
-    with open(path, encoding="utf-8") as handle:
-        count = sum(1 for line in handle if line.strip())
+    count = count_lines(path)
     return count if limit is None else min(count, limit)
 
 
-def batches(path: str, done: set[int], size: int, limit: int | None,
-            skipped: list[str]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """Batches of ``(line, row)`` not yet done; bad lines are appended to ``skipped``.
+def row_id(row: dict[str, Any]) -> str:
+    """The id a row is resumed by: its ``id``, else ``row-`` and a hash of its content.
+
+    >>> row_id({"id": 7}), row_id({"query": "q", "sources": []})
+    ('7', 'row-a4f1c2a3a7758481d4f4')
+    """
+    if row.get("id") is not None:
+        return str(row["id"])
+    content = json.dumps(row, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return "row-" + hashlib.sha256(content).hexdigest()[:20]
+
+
+def batches(path: str, done: set[str], size: int, limit: int | None, skipped: list[str],
+            resumed: list[int]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Batches of ``(line, row)`` whose :func:`row_id` is not in ``done`` (each row gets its
+    ``id``); bad lines and repeated ids are appended to ``skipped``, the lines of rows already
+    done to ``resumed``.
 
     >>> import tempfile
     >>> path = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False).name
-    >>> _ = open(path, "w").write('{"query": "q", "sources": []}\\n{bad\\n' * 3)
-    >>> skipped = []
-    >>> [[line for line, _ in batch] for batch in batches(path, {3}, 1, None, skipped)], len(skipped)
-    ([[1], [5]], 3)
+    >>> _ = open(path, "w").write("".join(f'{{"id": "r{n}", "query": "q", "sources": []}}\\n{{bad\\n' for n in range(3)))
+    >>> skipped, resumed = [], []
+    >>> [[line for line, _ in batch] for batch in batches(path, {"r1"}, 1, None, skipped, resumed)]
+    [[1], [5]]
+    >>> len(skipped), resumed
+    (3, [3])
     """
     batch: list[tuple[int, dict[str, Any]]] = []
+    first_line: dict[str, int] = {}
     for position, (line, row) in enumerate(read_jsonl(path)):
         if limit is not None and position >= limit:
             break
         if isinstance(row, BadLine):
             skipped.append(str(row))
-        elif line not in done:
-            batch.append((line, row))
-            if len(batch) >= size:
-                yield batch
-                batch = []
+            continue
+        key = row_id(row)
+        if key in first_line:
+            skipped.append(f"{path}:{line}: field id: {key!r} repeats line {first_line[key]} "
+                           "(ids must be unique: resuming goes by id)")
+            continue
+        first_line[key] = line
+        if key in done:
+            resumed.append(line)
+            continue
+        batch.append((line, {**row, "id": key}))
+        if len(batch) >= size:
+            yield batch
+            batch = []
     if batch:
         yield batch
+
+
+def resume_note(out_dir: str, done: set[str], input_ids: int) -> str | None:
+    """What a rerun into a used ``out_dir`` does, for standard error (``None`` when fresh).
+
+    >>> resume_note("out", set(), 3) is None
+    True
+    >>> resume_note("out", {"a", "b"}, 2)
+    'resuming out: 2 rows already done (by id) are skipped'
+    """
+    if not done:
+        return None
+    if not input_ids:
+        return (f"note: {out_dir} holds {len(done)} examples of other rows (other ids); this "
+                "input's rows are processed and added")
+    return f"resuming {out_dir}: {input_ids} rows already done (by id) are skipped"
 
 
 def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
@@ -217,9 +266,11 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
     """
     from tqdm import tqdm
 
-    from pleias_rl.critics.output import OutputDir
+    from pleias_rl.critics.output import LEDGER, OUTPUT_FILES, OutputDir
     from pleias_rl.critics.report import write_report
 
+    for name in (*OUTPUT_FILES, LEDGER):
+        check_not_input(Path(out_dir) / name, [input_path])
     critics, backends = build_critics(config)
     policy = None
     if config["policy"]:
@@ -238,11 +289,14 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
                             include_passing=config["include_passing"], batch_size=config["batch_size"])
     loop = CritiqueLoop(critics, policy, settings)
     output = OutputDir(out_dir, include_passing=settings.include_passing, sync=config["sync"])
+    done = {str(entry["id"]) for entry in output.ledger()}
     skipped: list[str] = []
-    progress = tqdm(total=count_rows(input_path, config["limit"]), initial=len(output.done), unit="ex",
-                    file=sys.stderr, disable=not config["progress"], smoothing=0.1)
+    resumed: list[int] = []
+    progress = tqdm(total=count_rows(input_path, config["limit"]), unit="ex", file=sys.stderr,
+                    disable=not config["progress"], smoothing=0.1)
+    stopped: BackendUnavailable | None = None
     try:
-        for batch in batches(input_path, output.done, settings.batch_size, config["limit"], skipped):
+        for batch in batches(input_path, done, settings.batch_size, config["limit"], skipped, resumed):
             for result in loop.run_batch(batch):
                 if result.error is not None and not result.initial:
                     skipped.append(f"{input_path}:{result.line}: {result.error}")
@@ -251,16 +305,24 @@ def run(input_path: str, out_dir: str, config: Mapping[str, Any]) -> int:
                 progress.update(1)
             if config["sync"] == "batch":
                 output.sync()
+    except BackendUnavailable as error:  # e.g. a policy server that drops the Pleias tags
+        stopped = error
     finally:
         progress.close()
         output.close()
     stats = {f"{backend.name}.{key}": value for backend in backends if hasattr(backend, "stats")
              for key, value in backend.stats.as_dict().items()}
     summary = write_report(out_dir, stats or None)
+    note = resume_note(out_dir, done, len(resumed))
+    if note:
+        print(note, file=sys.stderr)
     for problem in skipped:
         print(f"skipped {problem}", file=sys.stderr)
     print(f"{summary['n']} examples, {summary['accepted']} accepted ({summary['corrected']} corrected), "
           f"{sum(summary['by_kind'].values())} failures recorded -> {out_dir}", file=sys.stderr)
+    if stopped is not None:
+        print(f"pleias-rl critique: stopped: {stopped}", file=sys.stderr)
+        return 3
     return 1 if skipped else 0
 
 

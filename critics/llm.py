@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from pleias_rl.data.format import ParsedCompletion
 from pleias_rl.data.schema import source_texts
-from pleias_rl.critics.backends import BackendError, LLMBackend
+from pleias_rl.inference.backend import BackendError, LLMBackend
 from pleias_rl.critics.base import Critic, Issue, Verdict
 from pleias_rl.critics.rules import with_answer
 from pleias_rl.rewards.base import parse_cached
@@ -147,12 +147,12 @@ def _issue(item: object, parsed: ParsedCompletion, failed: bool) -> Issue:
 
 
 class LLMCritic(Critic):
-    """Ask a stronger model (any :class:`~pleias_rl.critics.backends.LLMBackend`) to judge the answer.
+    """Ask a stronger model (any :class:`~pleias_rl.inference.backend.LLMBackend`) to judge the answer.
 
     ``params`` are generation parameters (default: greedy, 768 tokens). A completion without
     an answer is not sent (the rule critic reports it).
 
-    >>> from pleias_rl.critics.backends import EchoBackend
+    >>> from pleias_rl.inference.backend import EchoBackend
     >>> class Canned(EchoBackend):
     ...     def complete(self, request, **params):
     ...         return '{"critique": "fine", "verdict": "pass", "issues": [], "revision": null}'

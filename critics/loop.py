@@ -14,14 +14,14 @@ flight; results are written per example by :class:`pleias_rl.critics.output.Outp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from pleias_rl.data.format import build_prompt
 from pleias_rl.data.schema import row_completion, source_texts
-from pleias_rl.critics.backends import BackendError, LLMBackend
 from pleias_rl.critics.base import Critic, Verdict
-from pleias_rl.critics.rules import EXPLAIN_CACHE
-from pleias_rl.rewards.base import Reward
+from pleias_rl.inference.backend import BackendError, LLMBackend
+from pleias_rl.inference.generator import DEFAULT_MAX_NEW_TOKENS
+from pleias_rl.rewards.base import BatchMemo, Reward, ScoredCompletion
 from pleias_rl.rewards.language import expected_language
 from pleias_rl.rewards.registry import get_reward
 
@@ -35,19 +35,23 @@ FEEDBACK_HEADER = "A previous answer to this question was rejected for these pro
 class Policy:
     """The model whose outputs are critiqued: generates and regenerates with feedback.
 
-    Any :class:`~pleias_rl.critics.backends.LLMBackend` given a raw Pleias prompt string (an
-    OpenAI-compatible backend in ``mode="text"``, or a :class:`~pleias_rl.critics.backends.TransformersBackend`).
+    Any :class:`~pleias_rl.inference.backend.LLMBackend` given a raw Pleias prompt string: an
+    OpenAI-compatible backend in ``mode="text"`` (it asks vLLM to keep the special tokens and
+    raises :class:`~pleias_rl.inference.backend.SpecialTokensDropped` when a server loses them), or a
+    :class:`~pleias_rl.inference.generator.TransformersBackend` (the prompt tokenized as TRL does).
+    ``max_tokens`` defaults to :data:`~pleias_rl.inference.generator.DEFAULT_MAX_NEW_TOKENS`, which
+    fits a real checkpoint's trace; completions cut there are counted in the backend's stats.
     Regeneration appends the critique to the query and rebuilds the prompt
     (:func:`pleias_rl.data.format.build_prompt`), since the Pleias format has no feedback slot.
 
-    >>> from pleias_rl.critics.backends import EchoBackend
+    >>> from pleias_rl.inference.backend import EchoBackend
     >>> Policy(EchoBackend()).feedback_prompt({"query": "Who?", "sources": ["Ann."]}, "1. [format] x").splitlines()[0]
     '<|query_start|>Who?'
     """
 
     def __init__(self, backend: LLMBackend, **params: Any) -> None:
         self.backend = backend
-        self.params = {"temperature": 0.0, "max_tokens": 1024, **params}
+        self.params = {"temperature": 0.0, "max_tokens": DEFAULT_MAX_NEW_TOKENS, **params}
 
     def feedback_prompt(self, row: Mapping[str, Any], feedback: str) -> str:
         """The row's prompt with the critique appended to the query."""
@@ -152,10 +156,18 @@ class CritiqueLoop:
         candidates: dict[int, tuple[str, str | None]] = {
             i: (r.initial, None) for i, r in enumerate(results) if r.error is None}
         seen: dict[int, set[str]] = {i: {text} for i, (text, _) in candidates.items()}
+        scored: dict[tuple[int, str], ScoredCompletion] = {}  # what critics and reward values share
+        memo = BatchMemo()  # one parse per text, one citation context per sources and query
+
+        def scored_text(index: int, text: str) -> ScoredCompletion:
+            if (index, text) not in scored:
+                scored[index, text] = ScoredCompletion(text, examples[index], memo)
+            return scored[index, text]
+
         for round_number in range(self.settings.max_rounds + 1):
             if not candidates:
                 break
-            verdicts = self.judge([(examples[i], text) for i, (text, _) in candidates.items()])
+            verdicts = self.judge([scored_text(i, text) for i, (text, _) in candidates.items()])
             revisions: dict[int, Verdict] = {}
             for (index, (text, source)), verdict_list in zip(candidates.items(), verdicts):
                 result = results[index]
@@ -168,7 +180,7 @@ class CritiqueLoop:
             candidates = self._revise(results, examples, revisions, seen) \
                 if round_number < self.settings.max_rounds else {}
         for index, result in enumerate(results):
-            self._score(result, examples[index])
+            self._score(result, lambda text, index=index: scored_text(index, text))
         return results
 
     def _start(self, line: int, row: Mapping[str, Any]) -> ExampleResult:
@@ -196,14 +208,14 @@ class CritiqueLoop:
             else:
                 results[i].initial = text
 
-    def judge(self, pairs: Sequence[tuple[Mapping[str, Any], str]]) -> list[list[Verdict]]:
+    def judge(self, completions: Sequence[ScoredCompletion]) -> list[list[Verdict]]:
         """Run the critics in order; a critic only judges what every earlier critic passed."""
-        verdicts: list[list[Verdict]] = [[] for _ in pairs]
-        active = list(range(len(pairs)))
+        verdicts: list[list[Verdict]] = [[] for _ in completions]
+        active = list(range(len(completions)))
         for critic in self.critics:
             if not active:
                 break
-            for index, verdict in zip(active, critic.critique_many([pairs[i] for i in active])):
+            for index, verdict in zip(active, critic.critique_scored([completions[i] for i in active])):
                 verdicts[index].append(verdict)
             active = [i for i in active if self.passes(verdicts[i])]
         return verdicts
@@ -251,14 +263,16 @@ class CritiqueLoop:
             seen[index].add(text)
         return candidates
 
-    def _score(self, result: ExampleResult, row: Mapping[str, Any]) -> None:
+    def _score(self, result: ExampleResult, scored: Callable[[str], ScoredCompletion]) -> None:
         """Reward values of the initial and of the final (accepted, else initial) completion."""
         if result.error is not None and not result.initial:
             return
-        result.rewards_before = self.reward_values(result.initial, row)
+        result.rewards_before = self.reward_values(scored(result.initial))
         final = result.final if result.final is not None else result.initial
-        result.rewards_after = result.rewards_before if final == result.initial else self.reward_values(final, row)
+        result.rewards_after = (result.rewards_before if final == result.initial
+                                else self.reward_values(scored(final)))
 
-    def reward_values(self, completion: str, row: Mapping[str, Any]) -> dict[str, float | None]:
-        """Every reported reward of one completion (``None`` where it does not apply)."""
-        return {reward.name: EXPLAIN_CACHE.explain(reward, completion, row)[0] for reward in self.rewards}
+    def reward_values(self, completion: ScoredCompletion) -> dict[str, float | None]:
+        """Every reported reward of one scored completion (``None`` where it does not apply),
+        reading the parse and citation judgement the critics computed on it."""
+        return {reward.name: reward.explain_completion(completion)[0] for reward in self.rewards}

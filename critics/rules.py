@@ -28,19 +28,19 @@ Every revision is re-verified by the loop; the repairs are built to score citati
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from pleias_rl.data.format import (QUERY_REPORT_LABELS, SOURCE_REPORT_LABELS, TRIVIAL_SKIPPED, Citation,
-                         ParsedCompletion, format_ref, neutralise, render_completion)
+                                   ParsedCompletion, format_ref, neutralise, parse_completion,
+                                   render_completion)
 from pleias_rl.data.language import language_name
 from pleias_rl.data.schema import source_texts
 from pleias_rl.data.targets import SENTENCE_BREAK, oracle_completion, sentences, supporting_evidence
 from pleias_rl.critics.base import Critic, Issue, Verdict
-from pleias_rl.rewards.align import align_quote
-from pleias_rl.rewards.base import Reward, Score, parse_cached
-from pleias_rl.rewards.citation import CitationReward, CitationSettings
+from pleias_rl.rewards.align import Alignment
+from pleias_rl.rewards.base import ScoredCompletion
+from pleias_rl.rewards.citation import CitationReward, CitationSettings, JudgedRef
 from pleias_rl.rewards.evidence import cuts_number, elision_flaw
 from pleias_rl.rewards.format import FormatReward
 from pleias_rl.rewards.gold import AnswerReward, RefusalReward, is_refusal
@@ -76,41 +76,6 @@ ORACLE_KINDS = frozenset({"wrong_refusal", "missed_refusal", "wrong_answer", "mi
 
 _WORD = re.compile(r"\w+")
 _UNREPAIRABLE_FORMAT = frozenset({"no_answer", "truncated", "empty_answer", "repetition"})
-
-
-class ExplainCache:
-    """Memo of ``reward.explain(text, row)`` keyed by reward name, text and row identity.
-
-    The loop scores the same completion several times (rule critic, reward means before and
-    after); rewards are pure, so each (reward, text, row) is computed once. Entries hold the
-    row itself, so a recycled ``id()`` never returns another row's result.
-
-    >>> from pleias_rl.rewards.format import FormatReward
-    >>> cache, row = ExplainCache(), {}
-    >>> cache.explain(FormatReward(), "x", row) is cache.explain(FormatReward(), "x", row)
-    True
-    """
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str, int], tuple[Mapping[str, Any], Any]] = OrderedDict()
-
-    def explain(self, reward: Reward, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
-        """``reward.explain(text, row)``, computed once per (reward name, text, row)."""
-        key = (reward.name, text, id(row))
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is row:
-            self._entries.move_to_end(key)
-            return entry[1]
-        result = reward.explain(text, row)
-        self._entries[key] = (row, result)
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return result
-
-
-EXPLAIN_CACHE = ExplainCache()
-"""The cache shared by the rule critic and the loop's reward means (one per process)."""
 
 
 @dataclass(frozen=True)
@@ -160,13 +125,25 @@ class RuleCritic(Critic):
         self.answer = AnswerReward()
 
     def critique(self, example: Mapping[str, Any], completion: str) -> Verdict:
-        """Check ``completion`` against ``example``; propose a repaired revision when possible."""
-        parsed = parse_cached(completion)
+        """Check ``completion`` against ``example``; propose a repaired revision when possible.
+
+        Every reward reads one :class:`pleias_rl.rewards.base.ScoredCompletion` (one parse, one
+        row context), and the ref repairs start from the citation reward's typed judgement."""
+        return self.critique_completion(ScoredCompletion(completion, example))
+
+    def critique_scored(self, completions: Sequence[ScoredCompletion]) -> list[Verdict]:
+        """:meth:`critique_completion` of each, never raising (the loop passes the completions
+        it scores the rewards on, so parses and judgements are shared)."""
+        return [self.guarded(lambda scored=scored: self.critique_completion(scored)) for scored in completions]
+
+    def critique_completion(self, scored: ScoredCompletion) -> Verdict:
+        """:meth:`critique` of a scored completion (its row is the example)."""
+        parsed, example = scored.parsed, scored.row
         sources = source_texts(example.get("sources"))
-        format_issues, rebuildable = self._format_issues(parsed, example)
-        ref_issues, fixes = self._citation_issues(parsed, example, sources)
-        language_issues, language_line = self._language_issues(parsed, example)
-        answer_issues = self._refusal_issues(parsed, example) + self._answer_issues(parsed, example)
+        format_issues, rebuildable = self._format_issues(scored)
+        ref_issues, fixes = self._citation_issues(scored, sources)
+        language_issues, language_line = self._language_issues(scored)
+        answer_issues = self._refusal_issues(scored) + self._answer_issues(scored)
         issues = format_issues + ref_issues + language_issues + answer_issues
         if not any(issue.severity == "error" for issue in issues):
             return Verdict(critic=self.name, passed=True, issues=issues)
@@ -175,33 +152,34 @@ class RuleCritic(Critic):
 
     # ----- detection -------------------------------------------------------------------------
 
-    def _format_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> tuple[list[Issue], bool]:
+    def _format_issues(self, scored: ScoredCompletion) -> tuple[list[Issue], bool]:
         """Format faults as issues, and whether a rebuild from the sections can fix them all."""
-        violations = EXPLAIN_CACHE.explain(self.format, parsed.text, example)[1].get("violations", [])
-        issues = [Issue("format", f"{v['kind']}: {v['detail']}",
-                        suggested_fix="rebuild the sections in the Pleias order") for v in violations]
-        rebuildable = not any(v["kind"] in _UNREPAIRABLE_FORMAT for v in violations)
+        failed = "internal_error" in self.format.explain_completion(scored)[1]
+        violations = [] if failed else self.format.violations(scored)
+        issues = [Issue("format", f"{kind}: {detail}", suggested_fix="rebuild the sections in the Pleias order")
+                  for kind, detail in violations]
+        rebuildable = not any(kind in _UNREPAIRABLE_FORMAT for kind, _ in violations)
         return issues, rebuildable
 
-    def _citation_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any],
+    def _citation_issues(self, scored: ScoredCompletion,
                          sources: list[str]) -> tuple[list[Issue], dict[int, RefFix]]:
-        """One issue per faulty ref (from the citation reward's diagnostics) and its fix."""
-        _, diagnostics = EXPLAIN_CACHE.explain(self.citation, parsed.text, example)
+        """One issue per faulty ref (from the citation reward's typed judgement) and its fix."""
+        parsed = scored.parsed
+        failed = "internal_error" in self.citation.explain_completion(scored)[1]
         issues: list[Issue] = []
         fixes: dict[int, RefFix] = {}
-        for ref in diagnostics.get("refs") or []:
-            kind = REF_VERDICT_KINDS.get(ref.get("verdict"))
-            index = ref.get("index")
-            if kind is None or not isinstance(index, int) or index >= len(parsed.citations):
+        for ref in () if failed else self.citation.judgement(scored).refs:
+            kind = REF_VERDICT_KINDS.get(ref.verdict)
+            if kind is None:
                 continue
-            citation = parsed.citations[index]
-            fix = repair_ref(citation, ref, parsed, sources)
-            fixes[index] = fix
-            issues.append(Issue(kind, f"ref {index + 1} (source {citation.raw_id}): {ref.get('verdict')}"
+            citation = ref.citation
+            fix = repair_ref(ref, sources)
+            fixes[ref.index] = fix
+            issues.append(Issue(kind, f"ref {ref.index + 1} (source {citation.raw_id}): {ref.verdict}"
                                       f" quote {_short(citation.quote)}",
                                 span=citation.span, suggested_fix=_describe(fix)))
         drop_duplicate_repairs(parsed.citations, fixes)
-        if not parsed.citations and self._should_cite(parsed, example):
+        if not parsed.citations and self._should_cite(parsed, scored.row):
             issues.append(Issue("missing_citation", "the answer cites no source",
                                 suggested_fix="quote the supporting sentence of each claim"))
         return issues, fixes
@@ -211,10 +189,10 @@ class RuleCritic(Critic):
         return (answer is not None and bool(answer.content.strip())
                 and example.get("answerable") is not False and not is_refusal(parsed))
 
-    def _language_issues(self, parsed: ParsedCompletion,
-                         example: Mapping[str, Any]) -> tuple[list[Issue], str | None]:
+    def _language_issues(self, scored: ScoredCompletion) -> tuple[list[Issue], str | None]:
         """A wrong answer language (unrepairable by rules) or a wrong language line (repairable)."""
-        score, diagnostics = EXPLAIN_CACHE.explain(self.language, parsed.text, example)
+        parsed, example = scored.parsed, scored.row
+        score, diagnostics = self.language.explain_completion(scored)
         expected = language_name(expected_language(example)[0])
         if score is None or score == 1.0:
             return [], None
@@ -227,8 +205,9 @@ class RuleCritic(Critic):
                           suggested_fix=f"write {expected} on the language line")], expected
         return [], None
 
-    def _refusal_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> list[Issue]:
-        score, diagnostics = EXPLAIN_CACHE.explain(self.refusal, parsed.text, example)
+    def _refusal_issues(self, scored: ScoredCompletion) -> list[Issue]:
+        parsed = scored.parsed
+        score, diagnostics = self.refusal.explain_completion(scored)
         if score != 0.0 or "refused" not in diagnostics:
             return []
         if diagnostics["refused"]:
@@ -238,8 +217,9 @@ class RuleCritic(Critic):
                       span=_section_span(parsed, "answer"),
                       suggested_fix="say that the sources do not contain the answer")]
 
-    def _answer_issues(self, parsed: ParsedCompletion, example: Mapping[str, Any]) -> list[Issue]:
-        score, diagnostics = EXPLAIN_CACHE.explain(self.answer, parsed.text, example)
+    def _answer_issues(self, scored: ScoredCompletion) -> list[Issue]:
+        parsed = scored.parsed
+        score, diagnostics = self.answer.explain_completion(scored)
         if score is None or score >= self.answer_threshold or parsed.is_refusal:
             return []
         gold = diagnostics.get("gold")
@@ -273,16 +253,18 @@ class RuleCritic(Critic):
         return None
 
 
-def repair_ref(citation: Citation, ref: Mapping[str, Any], parsed: ParsedCompletion,
-               sources: list[str]) -> RefFix:
-    """The fix of one faulty ref given its citation-reward diagnostics.
+def repair_ref(ref: JudgedRef, sources: list[str]) -> RefFix:
+    """The fix of one faulty ref, from the citation reward's judgement of it (the alignment the
+    reward computed is the one repaired from).
 
-    >>> c = parse_cached('E<|language_end|><|answer_start|>X<ref name="2">Shotwick and Helsby</ref><|answer_end|>').citations[0]
-    >>> repair_ref(c, {"verdict": "wrong_source", "found_in": [1]}, None, ["It runs between Shotwick and Helsby."])
-    RefFix(action='replace', source_id=1, quote=None)
+    >>> sources = ["It runs between Shotwick and Helsby.", "Helsby is a village."]
+    >>> text = 'E<|language_end|><|answer_start|>X<ref name="2">Shotwick and Helsby</ref><|answer_end|>'
+    >>> ref = CitationReward().judgement(ScoredCompletion(text, {"sources": sources})).refs[0]
+    >>> ref.verdict, repair_ref(ref, sources)
+    ('wrong_source', RefFix(action='replace', source_id=1, quote=None))
     """
-    verdict = ref.get("verdict")
-    found_in = [i for i in ref.get("found_in") or [] if isinstance(i, int) and 1 <= i <= len(sources)]
+    citation, verdict = ref.citation, ref.verdict
+    found_in = [i for i in ref.examined.found_in if 1 <= i <= len(sources)]
     if verdict in ("wrong_source", "invalid_id") and found_in:
         return RefFix("replace", source_id=found_in[0])
     if verdict in ("query_quote", "duplicate", "invalid_id") or citation.source_id is None:
@@ -292,10 +274,10 @@ def repair_ref(citation: Citation, ref: Mapping[str, Any], parsed: ParsedComplet
     source = sources[citation.source_id - 1]
     if verdict == "source_dump":
         return _replacement(sentence_closest_to(citation.claim, source), citation.claim)
-    if verdict == "out_of_order":
-        return _replacement(fragments_in_source_order(citation.quote, source), citation.claim)
-    alignment = align_quote(citation.quote, source)
-    if alignment.span is None or alignment.score < MIN_REALIGN_SCORE:
+    alignment = ref.alignment
+    if verdict == "out_of_order" and alignment is not None:
+        return _replacement(fragments_in_source_order(alignment, source), citation.claim)
+    if alignment is None or alignment.span is None or alignment.score < MIN_REALIGN_SCORE:
         return RefFix("drop")
     span = alignment.span
     whole_sentence = verdict in WHOLE_SENTENCE_VERDICTS
@@ -318,7 +300,7 @@ def _replacement(quote: str | None, claim: str = "") -> RefFix:
 def drop_duplicate_repairs(citations: list[Citation], fixes: dict[int, RefFix]) -> None:
     """Drop a ref whose (repaired) quote repeats an earlier kept quote; updates ``fixes``.
 
-    >>> cs = parse_cached('E<|language_end|><|answer_start|>A<ref name="1">a b c</ref><ref name="1">a b c d</ref><|answer_end|>').citations
+    >>> cs = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">a b c</ref><ref name="1">a b c d</ref><|answer_end|>').citations
     >>> fixes = {1: RefFix("replace", quote="a b c")}; drop_duplicate_repairs(cs, fixes); fixes[1].action
     'drop'
     """
@@ -374,18 +356,18 @@ def sentence_closest_to(claim: str, source: str) -> str:
                key=lambda s: len(claim_words & {w.lower() for w in _WORD.findall(s)}))
 
 
-def fragments_in_source_order(quote: str, source: str) -> str:
+def fragments_in_source_order(alignment: Alignment, source: str) -> str:
     """Re-join the aligned fragments of an elided quote in the order they occur in the source;
     fragments whose gap would not be an honest elision (:func:`pleias_rl.rewards.evidence.elision_flaw`)
     are joined by the source text between them.
 
+    >>> from pleias_rl.rewards.align import align_quote
     >>> source = "It runs between Shotwick and Helsby in the west of the county of Cheshire."
-    >>> fragments_in_source_order("the county of Cheshire (…) It runs", source)
+    >>> fragments_in_source_order(align_quote("the county of Cheshire (…) It runs", source), source)
     'It runs (…) the county of Cheshire'
-    >>> fragments_in_source_order("Helsby (…) It runs", source)
+    >>> fragments_in_source_order(align_quote("Helsby (…) It runs", source), source)
     'It runs between Shotwick and Helsby'
     """
-    alignment = align_quote(quote, source)
     located = sorted(f.span for f in alignment.fragments if f.exact and f.span is not None)
     merged: list[tuple[int, int]] = []
     for start, end in located:
@@ -400,7 +382,7 @@ def repaired_answer(parsed: ParsedCompletion, fixes: Mapping[int, RefFix]) -> st
     """The answer text with each ref re-rendered by its fix (kept refs are re-rendered too,
     which closes unclosed tags).
 
-    >>> p = parse_cached('E<|language_end|><|answer_start|>A<ref name="1">x</ref>, B<ref name="2">y</ref>.<|answer_end|>')
+    >>> p = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">x</ref>, B<ref name="2">y</ref>.<|answer_end|>')
     >>> repaired_answer(p, {1: RefFix("drop")})
     'A<ref name="<|source_id|>1">x</ref>, B.'
     """
@@ -420,7 +402,7 @@ def repaired_answer(parsed: ParsedCompletion, fixes: Mapping[int, RefFix]) -> st
 def with_answer(parsed: ParsedCompletion, answer: str) -> str:
     """The completion with its answer section's content replaced (rebuilt when it has none).
 
-    >>> p = parse_cached("English<|language_end|><|answer_start|>Old.<|answer_end|><|end_of_text|>")
+    >>> p = parse_completion("English<|language_end|><|answer_start|>Old.<|answer_end|><|end_of_text|>")
     >>> with_answer(p, "New.")
     'English<|language_end|><|answer_start|>New.<|answer_end|><|end_of_text|>'
     """
@@ -437,7 +419,7 @@ def rebuild_completion(parsed: ParsedCompletion, example: Mapping[str, Any], ans
     A missing query analysis is written from the query; a full path that lacks source analysis,
     source report or draft falls back to the Trivial path.
 
-    >>> p = parse_cached("English<|language_end|><|answer_start|>Yes.<|answer_end|>trailing")
+    >>> p = parse_completion("English<|language_end|><|answer_start|>Yes.<|answer_end|>trailing")
     >>> print(rebuild_completion(p, {"query": "Is it?"}, "Yes."))
     English<|language_end|>
     <|query_analysis_start|>The query asks: "Is it?"<|query_analysis_end|>

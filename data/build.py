@@ -6,15 +6,17 @@ adversarial exercises (:mod:`pleias_rl.data.exercises`), fitted to the token bud
 (:mod:`pleias_rl.data.budget`), given their ``prompt`` (and, for SFT sets, an oracle ``completion`` from
 :mod:`pleias_rl.data.targets`), and written line by line. Everything is deterministic for a seed.
 
-A malformed record is reported as ``file:line: problem`` and skipped or stops the build
-(``on_error``); rows that cannot fit the budget are skipped and reported the same way; the
-:class:`BuildReport` counts everything, so nothing is silently lost.
+A malformed record (or one in an unsupported layout) is reported as ``file:line: problem``
+and skipped or stops the build (``on_error``); rows that cannot fit the budget are skipped and
+reported the same way; the :class:`BuildReport` counts everything, so nothing is silently lost.
+Outputs are written beside the target (``NAME.partial``, ``NAME.partial.d``) and renamed at
+the end, so a killed build leaves the previous output intact; the next build replaces what
+the killed one left.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -24,8 +26,10 @@ from typing import Any, Iterable, Iterator
 from pleias_rl.data.budget import DEFAULT_PROMPT_TOKENS, BudgetError, TokenCounter, estimate_tokens, fit_to_budget
 from pleias_rl.data.exercises import ExerciseOptions, ExerciseRunner
 from pleias_rl.data.format import build_prompt
-from pleias_rl.data.readers import RecordError, convert_record, iter_records, quotable_pieces
-from pleias_rl.data.schema import BadLine, source_texts, write_jsonl_line
+# write_jsonl is also imported from here (quickstart, benchmarks).
+from pleias_rl.data.jsonl import BadLine, check_not_input, partial_path, write_jsonl
+from pleias_rl.data.readers import RecordError, UnsupportedLayout, convert_record, iter_records, quotable_pieces
+from pleias_rl.data.schema import source_texts
 
 OUTPUT_FORMATS: tuple[str, ...] = ("jsonl", "parquet", "dataset")
 """Output kinds: JSON Lines, Parquet, or a ``datasets`` directory (``save_to_disk``)."""
@@ -50,7 +54,8 @@ class BuildOptions:
     ``train``/``heldout`` by a hash of each record's id (``heldout_fraction`` of records are
     held out, so the two splits never share a source record); ``sft``: add the oracle
     ``completion`` and keep only rows with supporting evidence; ``max_prompt_tokens``:
-    ``None`` turns the budget off; ``limit``: stop after that many rows written.
+    ``None`` turns the budget off; ``limit``: stop after that many rows written; ``titles``:
+    render HotpotQA, 2Wiki and MuSiQue sources ``Title: text``.
 
     >>> BuildOptions().max_prompt_tokens, BuildOptions().exercises.seed
     (3072, 1234)
@@ -66,6 +71,7 @@ class BuildOptions:
     sft: bool = False
     limit: int | None = None
     on_error: str = "skip"
+    titles: bool = True
 
 
 @dataclass
@@ -74,12 +80,13 @@ class BuildReport:
 
     >>> report = BuildReport(read=3, written=2); report.malformed = 1
     >>> print(report.summary())
-    read 3 records, wrote 2 rows; skipped 1 malformed, 0 over budget, 0 without SFT evidence; 0 in the other split
+    read 3 records, wrote 2 rows; skipped 1 malformed, 0 in an unsupported layout, 0 over budget, 0 without SFT evidence; 0 in the other split
     """
 
     read: int = 0
     written: int = 0
     malformed: int = 0
+    unsupported: int = 0
     over_budget: int = 0
     no_evidence: int = 0
     other_split: int = 0
@@ -94,8 +101,17 @@ class BuildReport:
     def summary(self) -> str:
         """One line saying what was read, written and skipped."""
         return (f"read {self.read} records, wrote {self.written} rows; skipped {self.malformed} "
-                f"malformed, {self.over_budget} over budget, {self.no_evidence} without SFT "
-                f"evidence; {self.other_split} in the other split")
+                f"malformed, {self.unsupported} in an unsupported layout, {self.over_budget} over "
+                f"budget, {self.no_evidence} without SFT evidence; {self.other_split} in the other split")
+
+    @property
+    def bad_records(self) -> int:
+        """Records skipped because they could not be read or converted.
+
+        >>> BuildReport(malformed=2, unsupported=1, over_budget=5).bad_records
+        3
+        """
+        return self.malformed + self.unsupported
 
 
 def heldout_share(seed: int, record_key: str) -> float:
@@ -174,16 +190,19 @@ def build_rows(records: RecordStream, options: BuildOptions,
 
 
 def _convert(where: str, record: Any, options: BuildOptions, report: BuildReport) -> dict[str, Any] | None:
+    if isinstance(record, BadLine):
+        return _skip(str(record), "malformed", options, report)
     try:
-        if isinstance(record, BadLine):
-            raise RecordError(record.problem)
-        return convert_record(record, options.dataset)
+        return convert_record(record, options.dataset, options.titles)
     except RecordError as error:
-        message = f"{where}: {error}"
-        if options.on_error == "stop":
-            raise BuildError(message) from None
-        report.note("malformed", message)
-        return None
+        kind = "unsupported" if isinstance(error, UnsupportedLayout) else "malformed"
+        return _skip(f"{where}: {error}", kind, options, report)
+
+
+def _skip(message: str, kind: str, options: BuildOptions, report: BuildReport) -> None:
+    if options.on_error == "stop":
+        raise BuildError(message)
+    report.note(kind, message)
 
 
 def _finish(where: str, row: dict[str, Any], options: BuildOptions,
@@ -234,55 +253,47 @@ def output_format(path: str | Path, given: str | None = None) -> str:
     return {".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, "dataset")
 
 
-def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Write rows as JSON Lines, streaming, atomically (a temporary file renamed at the end).
-
-    >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "x.jsonl")
-    >>> write_jsonl([{"a": 1}, {"a": 2}], path), open(path).read()
-    (2, '{"a": 1}\\n{"a": 2}\\n')
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    count = 0
-    try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            for row in rows:
-                write_jsonl_line(handle, row)
-                count += 1
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, path)
-    return count
-
-
-def write_rows(rows: Iterable[dict[str, Any]], path: str | Path, kind: str | None = None) -> int:
+def write_rows(rows: Iterable[dict[str, Any]], path: str | Path, kind: str | None = None,
+               inputs: Iterable[str | Path] = (), keep_empty: bool = True) -> int:
     """Write rows as JSON Lines, Parquet or a ``datasets`` directory; returns the row count.
 
-    Parquet and ``datasets`` outputs go through a temporary JSON Lines file loaded by
-    ``datasets.load_dataset("json")`` (the way the trainers read our files), so memory stays
-    flat and column types are those the trainers will see.
+    Never over an input (:class:`pleias_rl.data.jsonl.OverwriteError`); with ``keep_empty``
+    false, no row raises :class:`pleias_rl.data.jsonl.EmptyOutput` and nothing is replaced.
+    Parquet and ``datasets`` outputs go through a JSON Lines file in a scratch directory
+    ``NAME.partial.d`` beside the output (removed at the end, or by the next build after a
+    kill), loaded by ``datasets.load_dataset("json")`` (the way the trainers read our files),
+    so memory stays flat and column types are those the trainers will see.
+
+    >>> import tempfile, os; path = os.path.join(tempfile.mkdtemp(), "x.jsonl")
+    >>> write_rows([{"a": 1}], path), open(path).read()
+    (1, '{"a": 1}\\n')
     """
     kind = output_format(path, kind)
+    inputs = list(inputs)
     if kind == "jsonl":
-        return write_jsonl(rows, path)
+        return write_jsonl(rows, path, inputs, keep_empty)
     if kind not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output format {kind!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     from datasets import load_dataset
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        count = write_jsonl(rows, Path(scratch) / "rows.jsonl")
-        dataset = load_dataset("json", data_files=str(Path(scratch) / "rows.jsonl"), split="train",
-                               cache_dir=str(Path(scratch) / "cache"))
+    check_not_input(path, inputs)
+    scratch = Path(f"{partial_path(path)}.d")
+    shutil.rmtree(scratch, ignore_errors=True)  # left by a killed build
+    try:
+        count = write_jsonl(rows, scratch / "rows.jsonl", inputs, keep_empty)
+        dataset = load_dataset("json", data_files=str(scratch / "rows.jsonl"), split="train",
+                               cache_dir=str(scratch / "cache"))
         if kind == "parquet":
-            dataset.to_parquet(str(path))
+            dataset.to_parquet(str(scratch / "rows.parquet"))
+            (scratch / "rows.parquet").replace(path)
         else:
+            dataset.save_to_disk(str(scratch / "dataset"))
             if path.exists():
                 shutil.rmtree(path)
-            dataset.save_to_disk(str(path))
+            (scratch / "dataset").replace(path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return count
 
 

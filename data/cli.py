@@ -1,25 +1,31 @@
 """``pleias-rl data build`` and ``pleias-rl data stats``.
 
-Exit codes: 0 success (with ``--on-error skip`` the summary says how many records were
-skipped), 1 the build stopped on a malformed record (``--on-error stop``) or a translation
-failed, 2 bad arguments or an unreadable input.
+Exit codes (:mod:`pleias_rl.data.exit_codes`): 0 success; 1 rows written but some records
+(or ``stats`` lines) were skipped as malformed or in an unsupported layout, each named
+``FILE:LINE``; 2 bad arguments, an unreadable input or an output that is an input; 3 the
+translation server failed; 4 no row written (every record skipped, or the build stopped on a
+bad record with ``--on-error stop``), the previous output left untouched.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
 from pleias_rl.data.budget import COMPLETION_TOKENS, CONTEXT_TOKENS, load_token_counter
 from pleias_rl.data.exercises import DEFAULT_SEED, ExerciseOptions
+from pleias_rl.data.exit_codes import EXIT_CODE_HELP, ExitCode
+from pleias_rl.data.jsonl import EmptyOutput, OverwriteError
 from pleias_rl.data.readers import DATASETS
 
 USAGE_EXAMPLE = """example:
   pleias-rl data build --format hotpotqa --input hotpot_dev_distractor_v1.json --output dev.jsonl
   pleias-rl data stats dev.jsonl
-"""
+
+""" + EXIT_CODE_HELP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of source records in the heldout split (default 0.2)")
     source.add_argument("--sft", action="store_true",
                         help="add oracle completions; keep only rows with supporting evidence")
+    source.add_argument("--no-titles", action="store_true",
+                        help="HotpotQA, 2Wiki, MuSiQue sources without their 'Title: ' (default: with)")
     _add_exercise_arguments(build)
     budget = build.add_argument_group("context budget")
     budget.add_argument("--max-prompt-tokens", type=int,
@@ -121,7 +129,7 @@ def run_build(args: argparse.Namespace) -> int:
         dataset=args.format, exercises=exercise_options(args), max_prompt_tokens=budget,
         max_source_tokens=args.max_source_tokens, token_counter=load_token_counter(args.tokenizer),
         split=args.split, heldout_fraction=args.heldout_fraction, sft=args.sft,
-        limit=args.limit, on_error=args.on_error)
+        limit=args.limit, on_error=args.on_error, titles=not args.no_titles)
     if args.hub:
         records: Any = ((f"{args.hub}[{number}]", record) for number, record in
                         iter_hub_records(args.hub, args.hub_config, args.hub_split,
@@ -131,39 +139,65 @@ def run_build(args: argparse.Namespace) -> int:
     if options.exercises.language_rate and options.exercises.translator is None and not args.no_exercises:
         print("note: language switching is off (no --translate-url)", file=sys.stderr)
     report = BuildReport()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # a terminated build removes its .partial
     try:
-        write_rows(build_rows(records, options, report), args.output, args.output_format)
-    except (BuildError, TranslationError) as error:
+        write_rows(build_rows(records, options, report), args.output, args.output_format,
+                   inputs=args.input, keep_empty=False)
+    except (BuildError, EmptyOutput) as error:
         print(f"error: {error}", file=sys.stderr)
-        print(report.summary(), file=sys.stderr)
-        return 1
-    except OSError as error:
+        print_report(report)
+        return ExitCode.NO_OUTPUT
+    except TranslationError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        print_report(report)
+        return ExitCode.UNAVAILABLE
+    except (OSError, OverwriteError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    print_report(report)
+    return ExitCode.SKIPPED if report.bad_records else ExitCode.OK
+
+
+def stop_on_sigterm(signum: int, frame: Any) -> None:
+    """A SIGTERM handler that exits through Python, so ``finally`` blocks clean up.
+
+    >>> try:
+    ...     stop_on_sigterm(15, None)
+    ... except SystemExit as stop:
+    ...     stop.code
+    143
+    """
+    raise SystemExit(128 + signum)
+
+
+def print_report(report: Any) -> None:
+    """Print every problem kept by a :class:`pleias_rl.data.build.BuildReport`, then its summary."""
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
     print(report.summary(), file=sys.stderr)
-    return 0
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    """Run ``data stats``: print the figures of a JSONL file."""
+    """Run ``data stats``: print the figures of a JSONL file; bad lines named on stderr."""
     from pleias_rl.data.stats import dataset_stats, format_stats
 
+    problems: list[str] = []
     try:
-        stats = dataset_stats(args.file, load_token_counter(args.tokenizer))
+        stats = dataset_stats(args.file, load_token_counter(args.tokenizer), problems)
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    for problem in problems:
+        print(f"bad line {problem}", file=sys.stderr)
     print(json.dumps(stats, ensure_ascii=False, indent=2) if args.json else format_stats(stats))
-    return 0
+    return ExitCode.SKIPPED if problems else ExitCode.OK
 
 
 def main(argv: list[str]) -> int:
     """Entry point of ``pleias-rl data``; returns the exit code.
 
     >>> main(["stats", "/nonexistent.jsonl"])
-    2
+    <ExitCode.USAGE: 2>
     """
     args = build_parser().parse_args(argv)
     return run_build(args) if args.command == "build" else run_stats(args)

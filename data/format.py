@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Callable, Iterable, Sequence
 
@@ -105,6 +106,70 @@ def build_prompt(query: str, sources: Sequence[str]) -> str:
     return "".join(parts)
 
 
+class ParseErrorKind(str, Enum):
+    """What is wrong with a completion's structure (each :class:`ParseError` has one kind).
+
+    The values are the violation kinds of :data:`pleias_rl.rewards.format.VIOLATION_FACTORS`.
+    """
+
+    NO_ANSWER = "no_answer"
+    TRUNCATED = "truncated"
+    EMPTY_ANSWER = "empty_answer"
+    MISSING_LANGUAGE = "missing_language"
+    BAD_LANGUAGE = "bad_language"
+    MISSING_SECTION = "missing_section"
+    OUT_OF_ORDER = "out_of_order"
+    DUPLICATE_SECTION = "duplicate_section"
+    UNMATCHED_TOKEN = "unmatched_token"
+    EMPTY_SECTION = "empty_section"
+    INVALID_LABEL = "invalid_label"
+    REF_OUTSIDE_ANSWER = "ref_outside_answer"
+    MALFORMED_REF = "malformed_ref"
+    TEXT_AFTER_ANSWER = "text_after_answer"
+    STRAY_TEXT = "stray_text"
+    UNEXPECTED_TOKEN = "unexpected_token"
+
+
+class ParseError(str):
+    """One parser error: the English message (the string itself, for display and JSON) and its
+    :attr:`kind`, which is what programs read.
+
+    >>> error = ParseError(ParseErrorKind.TRUNCATED, "section answer is not closed (truncated output?)")
+    >>> error.kind.value, error.detail, error == "section answer is not closed (truncated output?)"
+    ('truncated', 'section answer is not closed (truncated output?)', True)
+    """
+
+    __slots__ = ("kind",)
+    kind: ParseErrorKind
+
+    def __new__(cls, kind: ParseErrorKind, detail: str) -> "ParseError":
+        error = super().__new__(cls, detail)
+        error.kind = kind
+        return error
+
+    @property
+    def detail(self) -> str:
+        """The message, a plain ``str``."""
+        return str.__str__(self)
+
+    def __reduce__(self) -> tuple[type, tuple[ParseErrorKind, str]]:
+        return ParseError, (self.kind, self.detail)
+
+
+_Kind = ParseErrorKind
+
+_SECTION_FAULTS: dict[str, dict[str, ParseErrorKind]] = {
+    "missing": {"answer": _Kind.NO_ANSWER},
+    "unclosed": {"answer": _Kind.TRUNCATED},
+    "empty": {"answer": _Kind.EMPTY_ANSWER},
+}
+"""Faults that have a kind of their own when the section is the answer."""
+
+
+def _section_fault(fault: str, name: str, default: ParseErrorKind, detail: str) -> ParseError:
+    return ParseError(_SECTION_FAULTS[fault].get(name, default), detail)
+
+
 @dataclass(frozen=True)
 class Section:
     """One generated section: its name, content and character offsets in the parsed text."""
@@ -154,7 +219,7 @@ class ParsedCompletion:
     query_report: str | None = None
     source_report: str | None = None
     citations: list[Citation] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)
     ended: bool = False
 
     def section(self, name: str) -> Section | None:
@@ -294,13 +359,13 @@ def parse_completion(text: object) -> ParsedCompletion:
 
 def _parse_language(parsed: ParsedCompletion, body: str, end: int) -> None:
     if end < 0:
-        parsed.errors.append("missing <|language_end|>: no language line")
+        parsed.errors.append(ParseError(_Kind.MISSING_LANGUAGE, "missing <|language_end|>: no language line"))
         return
     language = body[:end].strip()
     if not language:
-        parsed.errors.append("empty language line")
+        parsed.errors.append(ParseError(_Kind.BAD_LANGUAGE, "empty language line"))
     elif len(language) > 40 or ("<|" in language and _TOKEN.search(language)):
-        parsed.errors.append("language line is not a language name")
+        parsed.errors.append(ParseError(_Kind.BAD_LANGUAGE, "language line is not a language name"))
     else:
         parsed.language = language
 
@@ -315,32 +380,35 @@ def _parse_sections(parsed: ParsedCompletion, body: str, offset: int, language_e
     for match in _STRUCTURE_TOKEN.finditer(body, cursor):
         role = _SECTION_TOKENS.get(match.group(1))
         if role is None:
-            errors.append(f"unexpected token {match.group(0)} in the output")
+            errors.append(ParseError(_Kind.UNEXPECTED_TOKEN, f"unexpected token {match.group(0)} in the output"))
             continue
         name, opens = role
         start, end = match.span()
         if opens:
             if open_name is not None:
-                errors.append(f"<|{name}_start|> opens before <|{open_name}_end|> closes")
+                errors.append(ParseError(_Kind.UNMATCHED_TOKEN,
+                                          f"<|{name}_start|> opens before <|{open_name}_end|> closes"))
                 _close(parsed, open_name, body, open_at, start, offset, closed=False)
             elif start > cursor and not body[cursor:start].isspace():
-                errors.append(f"text outside any section before {name}: "
-                              f"{body[cursor:start].strip()[:40]!r}")
+                errors.append(ParseError(_Kind.STRAY_TEXT, f"text outside any section before {name}: "
+                                                               f"{body[cursor:start].strip()[:40]!r}"))
             if name in seen:
-                errors.append(f"section {name} appears more than once")
+                errors.append(ParseError(_Kind.DUPLICATE_SECTION, f"section {name} appears more than once"))
             seen.add(name)
             open_name, open_at, cursor = name, end, end
         elif open_name != name:
-            errors.append(f"<|{name}_end|> without a matching start")
+            errors.append(ParseError(_Kind.UNMATCHED_TOKEN, f"<|{name}_end|> without a matching start"))
         else:
             _close(parsed, name, body, open_at, start, offset, closed=True)
             open_name, cursor = None, end
     if open_name is not None:
-        errors.append(f"section {open_name} is not closed (truncated output?)")
+        errors.append(_section_fault("unclosed", open_name, _Kind.UNMATCHED_TOKEN,
+                                     f"section {open_name} is not closed (truncated output?)"))
         _close(parsed, open_name, body, open_at, len(body), offset, closed=False)
     elif cursor < len(body) and not body[cursor:].isspace():
-        where = "after the answer" if "answer" in seen else "outside any section"
-        errors.append(f"text {where}: {body[cursor:cursor + 40].strip()!r}")
+        kind, where = ((_Kind.TEXT_AFTER_ANSWER, "after the answer") if "answer" in seen
+                       else (_Kind.STRAY_TEXT, "outside any section"))
+        errors.append(ParseError(kind, f"text {where}: {body[cursor:cursor + 40].strip()!r}"))
 
 
 def _close(parsed: ParsedCompletion, name: str, body: str, start: int, end: int,
@@ -348,7 +416,7 @@ def _close(parsed: ParsedCompletion, name: str, body: str, start: int, end: int,
     content = body[start:end]
     parsed.sections.append(Section(name, content, start + offset, end + offset, closed))
     if closed and (not content or content.isspace()):
-        parsed.errors.append(f"section {name} is empty")
+        parsed.errors.append(_section_fault("empty", name, _Kind.EMPTY_SECTION, f"section {name} is empty"))
 
 
 def _first_sections(sections: list[Section]) -> dict[str, Section]:
@@ -363,13 +431,14 @@ def _check_order(parsed: ParsedCompletion, first: dict[str, Section],
                  query_label: str | None) -> None:
     ranks = [_SECTION_RANK[s.name] for s in parsed.sections]
     if ranks != sorted(ranks):
-        parsed.errors.append("sections out of order: " + ", ".join(s.name for s in parsed.sections))
+        parsed.errors.append(ParseError(_Kind.OUT_OF_ORDER, "sections out of order: "
+                                         + ", ".join(s.name for s in parsed.sections)))
     if len(first) == len(SECTIONS):
         return
     short_path = query_label in SHORT_PATH_LABELS
     for name in SECTIONS:
         if name not in first and not (short_path and name in TRIVIAL_SKIPPED):
-            parsed.errors.append(f"missing section {name}")
+            parsed.errors.append(_section_fault("missing", name, _Kind.MISSING_SECTION, f"missing section {name}"))
 
 
 def _label(section: Section | None, labels: dict[str, str]) -> str | None:
@@ -387,14 +456,15 @@ def _parse_labels(parsed: ParsedCompletion, first: dict[str, Section],
             continue
         label = query_label if name == "query_report" else _label(section, labels)
         if label is None and section.content.strip():
-            parsed.errors.append(f"invalid {name} label {section.content.strip()[:40]!r}")
+            parsed.errors.append(ParseError(_Kind.INVALID_LABEL,
+                                                 f"invalid {name} label {section.content.strip()[:40]!r}"))
         setattr(parsed, name, label)
 
 
 def _check_refs_outside_answer(parsed: ParsedCompletion) -> None:
     for section in parsed.sections:
         if section.name != "answer" and "<" in section.content and _REF_OPEN.search(section.content):
-            parsed.errors.append(f"<ref> outside the answer, in {section.name}")
+            parsed.errors.append(ParseError(_Kind.REF_OUTSIDE_ANSWER, f"<ref> outside the answer, in {section.name}"))
 
 
 def _ref_tags(text: str) -> list[tuple[re.Match[str], int, int | None]]:
@@ -411,7 +481,7 @@ def _ref_tags(text: str) -> list[tuple[re.Match[str], int, int | None]]:
     return tags
 
 
-def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = None) -> list[Citation]:
+def parse_citations(answer: str, offset: int = 0, errors: list[ParseError] | None = None) -> list[Citation]:
     """Find every ``<ref>`` in an answer text; record malformed ones in ``errors``.
 
     Runs in linear time. ``offset`` is added to every span.
@@ -429,7 +499,7 @@ def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = Non
         tag_start, quote_start = tag.span()
         raw_id, source_id = _ref_id(tag.group(0), errors)
         if close_end is None:
-            errors.append(f"unclosed <ref> for source {raw_id!r}")
+            errors.append(ParseError(_Kind.MALFORMED_REF, f"unclosed <ref> for source {raw_id!r}"))
         tag_end = quote_end if close_end is None else close_end
         claim = _claim(answer[claim_start:tag_start], claim)
         citations.append(Citation(
@@ -442,16 +512,16 @@ def parse_citations(answer: str, offset: int = 0, errors: list[str] | None = Non
     return citations
 
 
-def _ref_id(tag: str, errors: list[str]) -> tuple[str, int | None]:
+def _ref_id(tag: str, errors: list[ParseError]) -> tuple[str, int | None]:
     raw_id = tag[len(_CANONICAL_REF_HEAD):-2] if tag.startswith(_CANONICAL_REF_HEAD) else ""
     if not (raw_id.isdigit() and tag.endswith('">')):  # not the canonical tag: read the name
         match = _REF_NAME.search(tag)
         raw_id = match.group(1) if match else ""
     if not raw_id.isdigit() or not raw_id.isascii():
-        errors.append(f"ref id {raw_id!r} is not a number")
+        errors.append(ParseError(_Kind.MALFORMED_REF, f"ref id {raw_id!r} is not a number"))
         return raw_id, None
     if len(raw_id.lstrip("0")) > _MAX_SOURCE_ID_DIGITS:
-        errors.append(f"ref id {raw_id[:20]!r} is out of range")
+        errors.append(ParseError(_Kind.MALFORMED_REF, f"ref id {raw_id[:20]!r} is out of range"))
         return raw_id, None
     return raw_id, int(raw_id)
 
@@ -495,14 +565,20 @@ def strip_refs(text: str, keep_quotes: bool = False) -> str:
 
 
 def clean_answer(parsed: ParsedCompletion | str) -> str:
-    """Render an answer in the upstream library's "processed" shape.
+    """Render an answer exactly as the upstream library's ``processed["clean_answer"]``.
 
-    Each ref becomes ``[n]`` (a running count) and a ``**Citations**`` list follows.
+    The answer section, stripped; each closed ref replaced in place by ``[n]`` (a running
+    count; nothing added or removed around it, so a paragraph break before a ref stays);
+    then, when there was a ref, ``\\n\\n**Citations**\\n`` and one line per ref,
+    ``[n] "quote" [Source id]``, the quote as written, each line ending in a newline. Refs that
+    upstream's pattern misses but the parser reads (a quote over several lines, spaces inside
+    the tag) are numbered too; an unclosed ref stays as written, as upstream leaves it. No
+    answer section gives ``""``.
 
     >>> print(clean_answer('English<|language_end|><|query_report_start|>Trivial<|query_report_end|>'
     ...     '<|answer_start|>Paris is "the capital"<ref name="<|source_id|>1">the capital of France</ref>.'
-    ...     '<|answer_end|>'))
-    Paris is "the capital" [1].
+    ...     '<|answer_end|>'), end="")
+    Paris is "the capital"[1].
     <BLANKLINE>
     **Citations**
     [1] "the capital of France" [Source 1]
@@ -512,19 +588,19 @@ def clean_answer(parsed: ParsedCompletion | str) -> str:
     answer = parsed.section("answer")
     if answer is None:
         return ""
+    text = parsed.text
     pieces: list[str] = []
     lines: list[str] = []
     cursor = answer.start
-    text = parsed.text
-    for number, citation in enumerate(parsed.citations, start=1):
-        pieces.append(text[cursor:citation.span[0]].rstrip() + f" [{number}]")
-        lines.append(f'[{number}] "{citation.quote.strip()}" [Source {citation.raw_id}]')
+    for citation in (c for c in parsed.citations if c.closed):
+        number = len(lines) + 1
+        pieces.append(f"{text[cursor:citation.span[0]]}[{number}]")
+        lines.append(f'[{number}] "{text[citation.quote_span[0]:citation.quote_span[1]]}" '
+                     f"[Source {citation.raw_id}]\n")
         cursor = citation.span[1]
     pieces.append(text[cursor:answer.end])
     body = "".join(pieces).strip()
-    if not lines:
-        return body
-    return body + "\n\n**Citations**\n" + "\n".join(lines)
+    return body + "\n\n**Citations**\n" + "".join(lines) if lines else body
 
 
 def render_completion(*, language: str, query_analysis: str, query_report: str, answer: str,

@@ -20,6 +20,12 @@ Layouts (detected per record by :func:`detect_layout`):
   answerable and unanswerable records.
 - ``rag-jsonl``: rows already in the contracts schema.
 
+Sources of HotpotQA, 2WikiMultiHopQA and MuSiQue are rendered ``Title: paragraph`` by
+default, as in the report's own prompts (``<|source_id|>7 Helsby: Helsby is a village...``);
+:func:`convert_record` with ``titles=False`` keeps the paragraph alone. The title stays in
+``metadata.title`` either way; supporting ids and sentences are unchanged (each sentence is
+still a literal substring of its source).
+
 Files are streamed (:func:`iter_records`): JSON Lines line by line, a JSON array element by
 element with an incremental decoder, so memory stays flat whatever the file size.
 """
@@ -31,7 +37,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from pleias_rl.data.schema import BadLine, RowError, gold_answers, source_texts, validate_row
+from pleias_rl.data.jsonl import BadLine, decode_problem, read_values, surrogate_problem
+from pleias_rl.data.schema import RowError, gold_answers, source_texts, validate_row
 
 DATASETS: tuple[str, ...] = ("hotpotqa", "2wiki", "musique", "rag-jsonl")
 """Dataset names accepted by ``--format`` (``auto`` detects it from the first record)."""
@@ -52,6 +59,23 @@ class RecordError(ValueError):
     >>> str(RecordError("hotpotqa record: missing key 'question'"))
     "hotpotqa record: missing key 'question'"
     """
+
+
+class UnsupportedLayout(RecordError):
+    """A record in none of the layouts the readers know (not malformed: another format).
+
+    >>> str(UnsupportedLayout(["text", "label"]))  # doctest: +NORMALIZE_WHITESPACE
+    'unsupported layout: expected the keys of HotpotQA/2Wiki (context, question), MuSiQue
+    (paragraphs) or RAG JSONL (query, sources); found keys: label, text'
+    """
+
+    def __init__(self, found: Iterable[object]) -> None:
+        keys = ", ".join(sorted(str(key) for key in found)) or "(none)"
+        super().__init__(f"unsupported layout: expected the keys of {EXPECTED_LAYOUT_KEYS}; found keys: {keys}")
+
+
+EXPECTED_LAYOUT_KEYS = "HotpotQA/2Wiki (context, question), MuSiQue (paragraphs) or RAG JSONL (query, sources)"
+"""The keys :func:`detect_layout` recognises, as its error message names them."""
 
 
 def empty_meta(dataset: str, record_id: str) -> dict[str, Any]:
@@ -309,15 +333,17 @@ def query_language(query: str) -> str:
     return detect_language(query)[0] or "en"
 
 
-def read_hotpotqa(records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Yield RAG examples from HotpotQA records in the original layout.
+def read_hotpotqa(records: Iterable[Mapping[str, Any]], titles: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield RAG examples from HotpotQA records in the original layout (sources ``Title: text``
+    unless ``titles`` is false).
 
     >>> raw = json.loads((Path(__file__).parent / "samples/raw/hotpotqa_train_sample100.json").read_text())
-    >>> next(read_hotpotqa(raw))["query"]
-    'If Gallu is a demon Lilu is what?'
+    >>> row = next(read_hotpotqa(raw))
+    >>> row["query"], row["sources"][0]["text"][:30]
+    ('If Gallu is a demon Lilu is what?', 'Demon Dice: Demon Dice, origin')
     """
     for record in records:
-        yield hotpotqa_row(record)
+        yield convert_record(record, "hotpotqa", titles)
 
 
 CONVERTERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
@@ -345,18 +371,22 @@ def detect_layout(record: object) -> str:
         return "2wiki" if two_wiki else "hotpotqa"
     if "query" in record and "sources" in record:
         return "rag-jsonl"
-    raise RecordError("unknown layout: expected HotpotQA/2Wiki (context, question), "
-                      "MuSiQue (paragraphs) or RAG JSONL (query, sources)")
+    raise UnsupportedLayout(record.keys())
 
 
-def convert_record(record: object, dataset: str = "auto") -> dict[str, Any]:
+def convert_record(record: object, dataset: str = "auto", titles: bool = True) -> dict[str, Any]:
     """Convert a record of ``dataset`` (or of its detected layout with ``"auto"``) to a row.
 
     A record whose layout contradicts ``dataset`` raises :class:`RecordError`; HotpotQA and
-    2Wiki share a layout, so ``dataset`` names which one it is.
+    2Wiki share a layout, so ``dataset`` names which one it is. With ``titles``, the sources
+    of HotpotQA, 2Wiki and MuSiQue read ``Title: paragraph`` (:func:`with_titles`).
 
     >>> convert_record({"query": "Who?", "sources": ["Ann."]})["sources"][0]["text"]
     'Ann.'
+    >>> record = {"question": "Q?", "answer": "A", "context": [["Helsby", ["Helsby is a village."]]],
+    ...           "supporting_facts": [["Helsby", 0]]}
+    >>> convert_record(record)["sources"][0]["text"], convert_record(record, titles=False)["sources"][0]["text"]
+    ('Helsby: Helsby is a village.', 'Helsby is a village.')
     >>> try:
     ...     convert_record({"query": "Who?", "sources": ["Ann."]}, "musique")
     ... except RecordError as error:
@@ -370,19 +400,37 @@ def convert_record(record: object, dataset: str = "auto") -> dict[str, Any]:
     if family.get(layout, layout) != family.get(dataset, dataset):
         raise RecordError(f"record has the {layout} layout, not {dataset}")
     try:
-        return CONVERTERS[dataset](record)  # type: ignore[arg-type]
+        row = CONVERTERS[dataset](record)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, RecordError):
             raise
         raise RecordError(f"{dataset} record: {type(error).__name__}: {error}") from None
+    return with_titles(row) if titles and dataset in TITLED_DATASETS else row
+
+
+TITLED_DATASETS: frozenset[str] = frozenset({"hotpotqa", "2wiki", "musique"})
+"""Datasets whose sources are Wikipedia paragraphs with an article title."""
+
+
+def with_titles(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with every source that has a title rendered ``Title: text``.
+
+    >>> with_titles({"sources": [{"text": "A b.", "metadata": {"title": "T"}},
+    ...                          {"text": "C.", "metadata": {"title": ""}}]})["sources"]
+    [{'text': 'T: A b.', 'metadata': {'title': 'T'}}, {'text': 'C.', 'metadata': {'title': ''}}]
+    """
+    sources = [{**source, "text": f"{title}: {source['text']}"} if (title := source["metadata"]["title"])
+               else source for source in row["sources"]]
+    return {**row, "sources": sources}
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
     """Stream ``(line_number, record)`` from a JSON array or JSON Lines file.
 
-    The layout is detected from the first non-blank character (``[`` means a JSON array).
-    A line (or array element) that is not valid JSON yields a :class:`BadLine`; in a JSON
-    array the rest cannot be resynchronised, so reading stops after it.
+    The layout is detected from the first non-blank byte (``[`` means a JSON array). A line
+    (or array element) that cannot be read yields a :class:`BadLine` naming the file and line
+    (:mod:`pleias_rl.data.jsonl`: invalid UTF-8, invalid JSON, deep nesting, huge integers,
+    lone surrogates); in a JSON array, reading stops after an element that is not valid JSON.
 
     >>> import tempfile, os
     >>> f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
@@ -391,27 +439,18 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
     [(1, {'a': 1}), (2, {'a': 2})]
     >>> os.unlink(f.name)
     """
-    with open(path, encoding="utf-8") as handle:
-        first = ""
+    with open(path, "rb") as handle:
+        first = b""
         while not first:
-            char = handle.read(1)
-            if not char or not char.isspace():
-                first = char or "]"
-        handle.seek(0)
-        if first == "[":
-            yield from _iter_json_array(str(path), handle)
-        else:
-            yield from _iter_json_lines(str(path), handle)
-
-
-def _iter_json_lines(path: str, handle: Any) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, BadLine(path, number, f"not valid JSON ({error.msg} at column {error.colno})")
+            byte = handle.read(1)
+            if not byte or not byte.isspace():
+                first = byte or b"]"
+    if first != b"[":
+        yield from read_values(path)
+        return
+    # Invalid UTF-8 becomes lone surrogates (surrogateescape), reported per element.
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        yield from _iter_json_array(str(path), handle)
 
 
 class _ChunkedText:
@@ -462,9 +501,12 @@ def _iter_json_array(path: str, handle: Any) -> Iterator[tuple[int, Any]]:
             where = stream.line + stream.text.count("\n", stream.pos, error.pos)
             yield stream.line, BadLine(path, where, f"not valid JSON ({error.msg})")
             return
+        except (ValueError, RecursionError) as error:  # deep nesting or a huge integer
+            yield stream.line, BadLine(path, stream.line, decode_problem(error))
+            return
         if end == len(stream.text) and stream.more():
             continue
         line = stream.line
         stream.line += stream.text.count("\n", stream.pos, end)
         stream.pos = end
-        yield line, value
+        yield line, surrogate_problem(value, path, line, escaped_bytes=True) or value

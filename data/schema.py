@@ -5,12 +5,12 @@ Light on purpose: imported by the rewards and the ``score`` command.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from pleias_rl.data.format import build_prompt, strip_prompt
+# BadLine and write_jsonl_line are also imported from here; their home is pleias_rl.data.jsonl.
+from pleias_rl.data.jsonl import BadLine, read_objects, write_jsonl_line  # noqa: F401
 
 ISO_LANGUAGES: dict[str, str] = {
     "en": "English", "fr": "French", "de": "German", "it": "Italian", "es": "Spanish",
@@ -29,6 +29,7 @@ class RowError(ValueError):
     def __init__(self, field_name: str, problem: str, where: str = "row") -> None:
         self.field = field_name
         self.where = where
+        self.problem = problem
         super().__init__(f"{where}: field {field_name}: {problem}")
 
 
@@ -155,58 +156,26 @@ def row_completion(row: Mapping[str, Any]) -> str:
     return strip_prompt(completion_text(row.get("completion")))[0]
 
 
-@dataclass(frozen=True)
-class BadLine:
-    """A line of a JSON Lines file that could not be read, with the reason.
-
-    >>> str(BadLine("in.jsonl", 4, "not JSON"))
-    'in.jsonl:4: not JSON'
-    """
-
-    path: str
-    line: int
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.problem}"
-
-
 def read_jsonl(path: str | Path, validate: bool = True) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
     """Stream ``(line_number, row)`` from a JSON Lines file; a bad line yields a :class:`BadLine`.
 
-    Blank lines are skipped. With ``validate``, rows are checked by :func:`validate_row`.
+    Lines are read by :func:`pleias_rl.data.jsonl.read_objects` (bytes decoded line by line:
+    invalid UTF-8, lone surrogates, deep nesting and huge integers are bad lines, never a
+    crash). Blank lines are skipped. With ``validate``, rows are checked by :func:`validate_row`.
 
     >>> import tempfile, os
     >>> f = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
-    >>> _ = f.write('{"query": "q", "sources": ["s"]}\\n{oops\\n'); f.close()
-    >>> [type(r).__name__ for _, r in read_jsonl(f.name)]
-    ['dict', 'BadLine']
+    >>> _ = f.write('{"query": "q", "sources": ["s"]}\\n{oops\\n{"query": "q", "sources": 1}\\n'); f.close()
+    >>> [getattr(r, "problem", "ok") for _, r in read_jsonl(f.name)]
+    ['ok', 'not valid JSON (Expecting property name enclosed in double quotes at column 2)', 'must be a list of strings or objects with text']
     >>> os.unlink(f.name)
     """
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            yield number, _read_line(str(path), number, line, validate)
+    for number, row in read_objects(path):
+        yield number, (_validated(str(path), number, row) if validate and isinstance(row, dict) else row)
 
 
-def _read_line(path: str, number: int, line: str, validate: bool) -> dict[str, Any] | BadLine:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as error:
-        return BadLine(path, number, f"not valid JSON ({error.msg} at column {error.colno})")
-    if not validate:
-        return row if isinstance(row, dict) else BadLine(path, number, "not a JSON object")
+def _validated(path: str, number: int, row: dict[str, Any]) -> dict[str, Any] | BadLine:
     try:
         return validate_row(row, where=f"{path}:{number}")
     except RowError as error:
-        return BadLine(path, number, f"field {error.field}: {str(error).split(': ', 2)[-1]}")
-
-
-def write_jsonl_line(handle: Any, row: Mapping[str, Any]) -> None:
-    """Write one row as a JSON line (UTF-8 kept readable, no ASCII escaping).
-
-    >>> import io; buffer = io.StringIO(); write_jsonl_line(buffer, {"a": "é"}); buffer.getvalue()
-    '{"a": "é"}\\n'
-    """
-    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return BadLine(path, number, error.problem, field=error.field)

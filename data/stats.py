@@ -27,16 +27,20 @@ def percentile(values: list[int], share: int) -> int:
     return values[rank - 1]
 
 
-def dataset_stats(path: str | Path, count: TokenCounter = estimate_tokens) -> dict[str, Any]:
+def dataset_stats(path: str | Path, count: TokenCounter = estimate_tokens,
+                  problems: list[str] | None = None) -> dict[str, Any]:
     """Counts of a RAG JSONL file: rows, sources per row, answerable share, languages,
-    datasets, exercises and prompt-token percentiles (bad lines are counted, not used).
+    datasets, exercises and prompt-token percentiles. Bad lines are counted, not used, and
+    each is appended to ``problems`` as ``FILE:LINE: problem``.
 
     >>> import tempfile, os
     >>> f = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
     >>> _ = f.write('{"query": "Who?", "sources": ["Ann.", "Bob."], "answerable": false}\\nbad\\n'); f.close()
-    >>> stats = dataset_stats(f.name); os.unlink(f.name)
+    >>> problems = []; stats = dataset_stats(f.name, problems=problems); os.unlink(f.name)
     >>> stats["rows"], stats["bad_lines"], stats["sources_per_row"]["mean"], stats["answerable_share"]
     (1, 1, 2.0, 0.0)
+    >>> problems[0].endswith(":2: not valid JSON (Expecting value at column 1)")
+    True
     """
     sources: list[int] = []
     tokens: list[int] = []
@@ -45,9 +49,13 @@ def dataset_stats(path: str | Path, count: TokenCounter = estimate_tokens) -> di
     datasets: Counter[str] = Counter()
     exercises: Counter[str] = Counter()
     bad = 0
-    for _, row in read_jsonl(path, validate=False):
-        if isinstance(row, BadLine) or not isinstance(row.get("sources"), list):
+    for number, row in read_jsonl(path, validate=False):
+        if not isinstance(row, BadLine) and not isinstance(row.get("sources"), list):
+            row = BadLine(str(path), number, "must be a list of sources", field="sources")
+        if isinstance(row, BadLine):
             bad += 1
+            if problems is not None:
+                problems.append(str(row))
             continue
         texts = source_texts(row["sources"])
         sources.append(len(texts))

@@ -22,10 +22,16 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from pleias_rl.data.schema import BadLine, read_jsonl
+from pleias_rl.data.exit_codes import EXIT_CODE_HELP, ExitCode, HelpWithExitCodes
+from pleias_rl.data.jsonl import BadLine, OverwriteError, check_not_input, write_jsonl
+from pleias_rl.data.schema import read_jsonl
 
 SUMMARY_FILE = "summary.json"
 """Name of the summary inside an output directory."""
+
+OUTPUT_FILES: tuple[str, ...] = (SUMMARY_FILE, "scores.jsonl", "report.md")
+"""Files every eval writes into its ``--out-dir`` (none may be an input; with ``--model``,
+``generations.jsonl`` neither)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     2048
     """
     parser = argparse.ArgumentParser(prog="pleias-rl eval", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     epilog=EXIT_CODE_HELP, formatter_class=HelpWithExitCodes)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--generations", help="JSONL of RAG rows that carry a completion")
     source.add_argument("--model", help="model directory or cached hub id (or the endpoint's model name)")
@@ -90,8 +96,9 @@ def build_judge(args: argparse.Namespace, out_dir: Path) -> Any:
     >>> build_judge(build_parser().parse_args(["--generations", "g", "--out-dir", "o"]), Path("o")) is None
     True
     """
-    from pleias_rl.critics.backends import OpenAIBackend, TransformersBackend
     from pleias_rl.evaluation.judge import Judge, JudgeCache
+    from pleias_rl.inference.client import OpenAIBackend
+    from pleias_rl.inference.generator import TransformersBackend
 
     if args.judge_url and args.judge_local:
         raise SystemExit("pleias-rl eval: give --judge-url or --judge-local, not both")
@@ -223,21 +230,27 @@ def generate_rows(args: argparse.Namespace, out_dir: Path) -> tuple[list[tuple[s
             generator.check()
         return generator
 
-    done = generate_missing(rows, checked_generator, out, args.batch_size, progress=not args.quiet)
-    if done:
-        print(f"generated {done} rows ({len(keys) - done} resumed from {out.path})", file=sys.stderr)
-    return [(key, out.done[key]) for key in keys], bad
+    tally = generate_missing(rows, checked_generator, out, args.batch_size, progress=not args.quiet)
+    if tally.generated or tally.failed:
+        print(f"generated {tally.generated} rows ({tally.truncated} cut at --max-new-tokens "
+              f"{args.max_new_tokens}, {len(tally.failed)} failed, {len(keys) - tally.generated - len(tally.failed)} "
+              f"resumed from {out.path})", file=sys.stderr)
+    failed = [BadLine(args.dataset, line, f"generation failed (rerun to retry): {tally.failed[key]}")
+              for key, (line, _) in zip(keys, rows) if key in tally.failed]
+    return [(key, out.done[key]) for key in keys if key in out.done], bad + failed
 
 
 def run_eval(args: argparse.Namespace) -> int:
     """Generate (when needed), score, judge, and write summary, scores, report and plots."""
-    from pleias_rl.critics.backends import BackendUnavailable
     from pleias_rl.evaluation.generate import row_keys
+    from pleias_rl.inference.backend import BackendUnavailable
     from pleias_rl.evaluation.scoring import load_rewards, score_rows
 
     if args.model and not args.dataset:
         raise SystemExit("pleias-rl eval: --model needs --dataset FILE.jsonl")
     out_dir = Path(args.out_dir)
+    for name in (*OUTPUT_FILES, *(("generations.jsonl",) if args.model else ())):
+        check_not_input(out_dir / name, filter(None, (args.generations, args.dataset)))
     out_dir.mkdir(parents=True, exist_ok=True)
     rewards = load_rewards(args.rewards.split(",") if args.rewards else None)
     judge = build_judge(args, out_dir)
@@ -250,30 +263,25 @@ def run_eval(args: argparse.Namespace) -> int:
         else:
             keyed, bad = generate_rows(args, out_dir)
     except BackendUnavailable as error:
-        print(f"pleias-rl eval: {error}\nNothing was generated or scored; start the server or "
-              "fix the URL and rerun.", file=sys.stderr)
-        return 2
+        print(f"pleias-rl eval: {error}\nNothing was generated or scored after it; fix the server (or "
+              "the URL) and rerun (generations already written are kept).", file=sys.stderr)
+        return ExitCode.UNAVAILABLE
     for line in bad:
         print(f"pleias-rl eval: skipped {line}", file=sys.stderr)
     records = score_rows(keyed, rewards, judge, progress=not args.quiet)
     summary = write_outputs(args, out_dir, records, len(bad), judge)
     print_overview(summary, out_dir)
-    return 1 if bad else 0
+    return ExitCode.SKIPPED if bad else ExitCode.OK
 
 
 def write_outputs(args: argparse.Namespace, out_dir: Path, records: Sequence[dict],
                   skipped: int, judge: Any) -> dict[str, Any]:
     """Write ``scores.jsonl``, ``summary.json``, the plots and ``report.md``; return the summary."""
-    from pleias_rl.data.schema import write_jsonl_line
     from pleias_rl.evaluation.metrics import summarise
     from pleias_rl.evaluation.plots import write_run_plots
     from pleias_rl.evaluation.report import render_report
 
-    staging = out_dir / "scores.jsonl.tmp"
-    with open(staging, "w", encoding="utf-8") as handle:
-        for record in records:
-            write_jsonl_line(handle, record)
-    staging.replace(out_dir / "scores.jsonl")
+    write_jsonl(records, out_dir / "scores.jsonl")
     summary = summarise(records)
     summary["run"] = {"generations": args.generations, "model": args.model, "dataset": args.dataset,
                       "backend": None if args.generations else args.backend,
@@ -313,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.compare:
         return run_compare(args)
-    return run_eval(args)
+    try:
+        return run_eval(args)
+    except (OSError, OverwriteError) as error:  # an unreadable input, or an output over one
+        print(f"pleias-rl eval: {error}", file=sys.stderr)
+        return ExitCode.USAGE
 
 
 if __name__ == "__main__":

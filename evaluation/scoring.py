@@ -93,15 +93,15 @@ def row_record(key: str, row: Mapping[str, Any], rewards: Mapping[str, Any]) -> 
     >>> record["answer"], record["rewards"]["format"], record["truncated"], record["refused"]
     ({'em': 1.0, 'contains': 1.0, 'f1': 1.0}, 1.0, False, False)
     """
-    from pleias_rl.rewards.base import parse_cached
+    from pleias_rl.rewards.base import ScoredCompletion
     from pleias_rl.rewards.gold import answer_prose, is_refusal
 
-    completion = row_completion(row)
-    parsed = parse_cached(completion)
+    scored = ScoredCompletion(row_completion(row), row)  # one parse and row context for all
+    parsed = scored.parsed
     scores: dict[str, float | None] = {}
     rag_eval = None
     for name, reward in rewards.items():
-        scores[name], diagnostics = reward.explain(completion, row)
+        scores[name], diagnostics = reward.explain_completion(scored)
         rag_eval = rag_eval or rag_eval_measures(diagnostics)
     answer = answer_prose(parsed)
     answerable = row.get("answerable")

@@ -34,16 +34,17 @@ aligned_text, found_in, rag_eval with Pleias' id_valid/long_enough/not_duplicate
 ``metrics`` (floats the trainer logs as ``citation/<name>``) and ``rag_eval`` (the four measures
 averaged, and their mean ``rag_rank``).
 
-Each distinct quote is examined once per row context (:meth:`CitationReward.examine`), and
-the refs of an answer judged together (:meth:`CitationReward.judge`).
+Each distinct quote is examined once per row context (:meth:`CitationReward.examine`; the
+context of a row's sources and query is shared by the completions of a scored batch), and the
+refs of an answer judged together (:meth:`CitationReward.judge`) into a typed
+:class:`CitationJudgement` of :class:`JudgedRef` objects, which the critics read directly
+(:meth:`CitationReward.judgement`); the diagnostics are their dicts.
 """
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
@@ -54,11 +55,11 @@ from pleias_rl.data.schema import source_texts
 from pleias_rl.data.targets import SENTENCE_BREAK
 from pleias_rl.rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
-from pleias_rl.rewards.base import Reward, Score, parse_cached, same_objects
+from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
 from pleias_rl.rewards.evidence import (GENERIC_MAX_WORDS, MAX_TINY_REFS, MIN_CONTENT_WORDS, elision_flaw,
                                         meaning_changed, query_copied, said_elsewhere, tiny_refs,
                                         unspecific, words_changed)
-from pleias_rl.rewards.text import FoldedSources, fold, fold_sources, normalise, register_cache
+from pleias_rl.rewards.text import FoldedSources, fold, fold_sources, normalise
 
 VERDICTS: tuple[str, ...] = (
     "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
@@ -107,6 +108,8 @@ class _Examined(NamedTuple):
     """What one quote citing one source id gets, whatever refs come before it in the answer."""
 
     key: str
+    alignment: Alignment | None
+    """The alignment with the cited source (``None`` for an invalid id or an empty quote)."""
     verdict: str | None
     """``None`` for an id outside the sources; otherwise the verdict of a closed ref whose
     quote was not cited before (duplicate, unclosed and invalid ids are decided per ref)."""
@@ -125,65 +128,102 @@ class _Context(NamedTuple):
     folded: FoldedSources
     folded_query: str
     examined: dict[CitationSettings, dict[tuple[str, int | None], _Examined]]
-    """Quotes already examined against these sources, per reward settings (see :func:`_context`)."""
+    """Quotes already examined against these sources, per reward settings."""
 
 
 MAX_EXAMINED_QUOTES = 256
 """Most quotes remembered per context and settings (a GRPO group quotes the same sentences)."""
 
 
-@lru_cache(maxsize=32)
 def _context(sources: tuple[str, ...], query: str) -> _Context:
-    """The judging context of a row, cached per (sources, query) and cleared with the text caches."""
+    """The judging context of a row's source texts and query.
+
+    >>> _context(("It  runs.",), "Where?").folded.texts
+    ('it runs.',)
+    """
     return _Context(sources, fold_sources(sources), fold(query), {})
 
 
-register_cache(_context.cache_clear)
+def _texts(sources: object) -> tuple[str, ...]:
+    """``tuple(source_texts(sources))``, read directly when every source is a string or a dict
+    whose ``"text"`` is a string (the shipped and TRL rows).
 
-
-class _LastRowContext(NamedTuple):
-    sources: list[Any]
-    items: tuple[Any, ...]
-    texts: tuple[str, ...] | None
-    """The ``"text"`` of each source when the sources are dicts, ``None`` when they are strings."""
-    query: object
-    context: _Context
-
-
-_last_row_context: list[_LastRowContext] = []
-"""The context :func:`_row_context` found last (one entry, replaced whole: thread-safe)."""
-register_cache(_last_row_context.clear)
-_TEXT_OF = operator.itemgetter("text")
-
-
-def _row_context(row: Mapping[str, Any]) -> _Context:
-    """:func:`_context` of a row. The rows of a GRPO group share one list of sources, so the
-    context found last is reused while a row holds that very list, still holding the very same
-    strings (or dicts whose ``"text"`` is still the very same string), and the very same query:
-    identity, so a list or a dict changed in place is seen. Other sources are read every time.
-
-    >>> row = {"query": "Where?", "sources": [{"text": "It runs."}]}
-    >>> _row_context(row) is _row_context(dict(row)), _row_context(row).folded.texts
-    (True, ('it runs.',))
-    >>> row["sources"][0]["text"] = "It stops."
-    >>> _row_context(row).folded.texts
-    ('it stops.',)
+    >>> _texts(["a", {"text": "b"}]), _texts([{"text": None}, 3])
+    (('a', 'b'), ('', ''))
     """
-    sources, query = row.get("sources"), row.get("query")
-    last = next(iter(_last_row_context), None)  # no IndexError if cleared meanwhile
-    if (last is not None and last.sources is sources and last.query is query
-            and same_objects(last.items, sources)
-            and (last.texts is None or same_objects(last.texts, list(map(_TEXT_OF, sources))))):
-        return last.context
-    texts = tuple(source_texts(sources))
-    context = _context(texts, query if isinstance(query, str) else "")
     if type(sources) is list:
-        kinds = set(map(type, sources))
-        if kinds <= {str}:
-            _last_row_context[:] = [_LastRowContext(sources, tuple(sources), None, query, context)]
-        elif kinds == {dict} and all(type(source.get("text")) is str for source in sources):
-            _last_row_context[:] = [_LastRowContext(sources, tuple(sources), texts, query, context)]
-    return context
+        texts = tuple(source if type(source) is str else source.get("text") if type(source) is dict else None
+                      for source in sources)
+        if all(type(text) is str for text in texts):
+            return texts
+    return tuple(source_texts(sources))
+
+
+def row_context(completion: ScoredCompletion) -> _Context:
+    """:func:`_context` of a completion's row, built once per batch for every row holding the
+    same source texts and query (the batch memo is keyed by that content).
+
+    >>> from pleias_rl.rewards.base import ScoredBatch
+    >>> batch = ScoredBatch(["a", "b"], [{"query": "Where?", "sources": [{"text": "It runs."}]},
+    ...                                  {"query": "Where?", "sources": ["It runs."]}])
+    >>> row_context(batch[0]) is row_context(batch[1]), row_context(batch[0]).folded.texts
+    (True, ('it runs.',))
+    """
+    row = completion.row
+    sources, query = _texts(row.get("sources")), row.get("query")
+    query = query if isinstance(query, str) else ""
+    return completion.memo.get(("citation_context", sources, query), lambda: _context(sources, query))
+
+
+class JudgedRef(NamedTuple):
+    """One ref of an answer as the citation reward judged it (:meth:`to_dict`: its diagnostics).
+
+    ``examined`` is what the quote got against its cited source, alignment included: a repair
+    starts from it instead of aligning again.
+    """
+
+    index: int
+    citation: Citation
+    verdict: str
+    score: float
+    examined: _Examined
+    not_duplicated: bool
+
+    @property
+    def source_id(self) -> int | str:
+        """The cited id, or the id as written when it is not a number."""
+        source_id = self.citation.source_id
+        return source_id if source_id is not None else self.citation.raw_id
+
+    @property
+    def alignment(self) -> Alignment | None:
+        """The alignment of the quote with the cited source."""
+        return self.examined.alignment
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ref's diagnostics dict (the keys of the module docstring)."""
+        examined = self.examined
+        span = examined.span
+        return {"index": self.index, "source_id": self.source_id,
+                "quote": self.citation.quote.strip()[:MAX_DIAGNOSTIC_CHARS], "verdict": self.verdict,
+                "score": self.score, "aligned_span": list(span) if span else None,
+                "aligned_text": examined.aligned_text, "found_in": list(examined.found_in),
+                "rag_eval": {"id_valid": examined.verdict is not None, "long_enough": examined.long_enough,
+                             "not_duplicated": self.not_duplicated, "sw_score": examined.sw_score}}
+
+
+class CitationJudgement(NamedTuple):
+    """The citation score of one completion, its judged refs and their summaries."""
+
+    score: Score
+    refs: tuple[JudgedRef, ...]
+    metrics: dict[str, float]
+    rag_eval: dict[str, float]
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The reward's diagnostics dict: ``refs`` (dicts), ``metrics`` and ``rag_eval``."""
+        return {"refs": [ref.to_dict() for ref in self.refs], "metrics": self.metrics,
+                "rag_eval": self.rag_eval}
 
 
 class CitationReward(Reward):
@@ -202,6 +242,8 @@ class CitationReward(Reward):
     >>> score, diagnostics = citation_reward.explain(good, row)
     >>> diagnostics["refs"][0]["verdict"], diagnostics["refs"][0]["aligned_span"]
     ('exact', [33, 69])
+    >>> citation_reward.judgement(ScoredCompletion(good, row)).refs[0].alignment.span
+    (33, 69)
     """
 
     name = "citation"
@@ -210,31 +252,42 @@ class CitationReward(Reward):
         super().__init__(tokenizer, **options)
         self.settings = CitationSettings(**options)
 
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
-        """Judge every ref of ``text`` against ``row["sources"]``; the score is the worst ref."""
-        citations = parse_cached(text).citations
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
+        """Judge every ref of the completion against its row's sources; the score is the worst ref."""
+        judgement = self.judgement(completion)
+        return judgement.score, judgement.diagnostics()
+
+    def judgement(self, completion: ScoredCompletion) -> CitationJudgement:
+        """The typed judgement of a scored completion, computed once per completion and settings."""
+        key = ("citation", self.settings)
+        found = completion.derived.get(key)
+        if found is None:
+            found = completion.derived[key] = self._judgement(completion)
+        return found
+
+    def _judgement(self, completion: ScoredCompletion) -> CitationJudgement:
+        citations = completion.parsed.citations
         if not citations:
-            applies = row.get("answerable") is not False
-            return (0.0 if applies else None), {"refs": [], "metrics": {"ref_count": 0.0},
-                                               "rag_eval": {}}
-        context = _row_context(row)
+            applies = completion.row.get("answerable") is not False
+            return CitationJudgement(0.0 if applies else None, (), {"ref_count": 0.0}, {})
+        context = row_context(completion)
         examined = context.examined.setdefault(self.settings, {})
         return self.judge(citations, examined, context)
 
     def judge(self, citations: list[Citation],
                         examined: dict[tuple[str, int | None], _Examined],
-                        context: _Context) -> tuple[float, dict[str, Any]]:
-        """The score and diagnostics of a non-empty list of refs, each quote examined once
-        (``examined`` remembers them).
+                        context: _Context) -> CitationJudgement:
+        """The judgement of a non-empty list of refs, each quote examined once (``examined``
+        remembers them).
 
-        >>> context = _row_context({"sources": ["It runs between Shotwick and Helsby."]})
+        >>> context = _context(("It runs between Shotwick and Helsby.",), "")
         >>> refs = parse_completion('E<|language_end|><|answer_start|>A<ref name="1">It runs '
         ...                         'between Shotwick and Helsby.</ref><|answer_end|>').citations
-        >>> score, diagnostics = citation_reward.judge(refs, {}, context)
-        >>> score, diagnostics["refs"][0]["verdict"], diagnostics["metrics"]["exact_rate"]
+        >>> judgement = citation_reward.judge(refs, {}, context)
+        >>> judgement.score, judgement.refs[0].verdict, judgement.metrics["exact_rate"]
         (1.0, 'exact', 1.0)
         """
-        refs: list[dict[str, Any]] = []
+        refs: list[JudgedRef] = []
         seen_quotes: set[str] = set()
         seen_raw: set[str] = set()
         for index, citation in enumerate(citations):
@@ -244,24 +297,23 @@ class CitationReward(Reward):
                 if len(examined) < MAX_EXAMINED_QUOTES:
                     examined[citation.quote, citation.source_id] = found
             refs.append(self._judge(index, citation, found, seen_quotes, seen_raw))
-        self._penalise_tiny_refs(refs)
+        refs = self._penalise_tiny_refs(refs)
         metrics, rag_eval = _summaries(refs)
-        return min(ref["score"] for ref in refs), {
-            "refs": refs, "metrics": metrics, "rag_eval": rag_eval}
+        return CitationJudgement(min(ref.score for ref in refs), tuple(refs), metrics, rag_eval)
 
-    def _penalise_tiny_refs(self, refs: list[dict[str, Any]]) -> None:
-        """Give the honest refs :func:`pleias_rl.rewards.evidence.tiny_refs` flags the verdict
-        ``tiny_refs`` (an answer stitched from many tiny quotes)."""
+    def _penalise_tiny_refs(self, refs: list[JudgedRef]) -> list[JudgedRef]:
+        """The refs, those :func:`pleias_rl.rewards.evidence.tiny_refs` flags among the honest
+        ones judged ``tiny_refs`` instead (an answer stitched from many tiny quotes)."""
         if len(refs) <= MAX_TINY_REFS:
-            return
-        flags = tiny_refs([len(ref["quote"].split()) for ref in refs])
-        for ref, tiny in zip(refs, flags):
-            if tiny and ref["verdict"] in HONEST_VERDICTS:
-                ref["verdict"], ref["score"] = "tiny_refs", min(ref["score"], self.settings.tiny_ref_score)
+            return refs
+        flags = tiny_refs([len(ref.citation.quote.split()) for ref in refs])
+        ceiling = self.settings.tiny_ref_score
+        return [ref._replace(verdict="tiny_refs", score=min(ref.score, ceiling))
+                if tiny and ref.verdict in HONEST_VERDICTS else ref for ref, tiny in zip(refs, flags)]
 
     def _judge(self, index: int, citation: Citation, examined: _Examined,
-               seen_quotes: set[str], seen_raw: set[str]) -> dict[str, Any]:
-        """The diagnostics of one ref: its examined quote, judged in its place (updates the seen sets)."""
+               seen_quotes: set[str], seen_raw: set[str]) -> JudgedRef:
+        """One ref: its examined quote, judged in its place (updates the seen sets)."""
         quote = citation.quote.strip()
         if not citation.closed:
             verdict, score = "unclosed", 0.0
@@ -272,23 +324,15 @@ class CitationReward(Reward):
         else:
             verdict, score = examined.verdict, examined.score
         seen_quotes.add(examined.key)
-        source_id = citation.source_id
-        rag_eval = {"id_valid": examined.verdict is not None, "long_enough": examined.long_enough,
-                    "not_duplicated": quote not in seen_raw, "sw_score": examined.sw_score}
+        not_duplicated = quote not in seen_raw
         seen_raw.add(quote)
-        span = examined.span
-        return {"index": index, "source_id": source_id if source_id is not None else citation.raw_id,
-                "quote": quote[:MAX_DIAGNOSTIC_CHARS], "verdict": verdict, "score": score,
-                "aligned_span": list(span) if span else None,
-                "aligned_text": examined.aligned_text, "found_in": list(examined.found_in),
-                "rag_eval": rag_eval}
+        return JudgedRef(index, citation, verdict, score, examined, not_duplicated)
 
     def examine(self, raw_quote: str, source_id: int | None,
                           context: _Context) -> _Examined:
         """Align one quote with its cited source and find it in the others; its verdict.
 
-        >>> context = _Context(("It runs between Shotwick and Helsby.",), fold_sources(
-        ...     ("It runs between Shotwick and Helsby.",)), "", {})
+        >>> context = _context(("It runs between Shotwick and Helsby.",), "")
         >>> found = citation_reward.examine("between Shotwick and Helsby", 1, context)
         >>> found.verdict, found.span, found.sw_score  # "helsby" is not the source's "helsby."
         ('exact', (8, 35), 0.75)
@@ -306,7 +350,7 @@ class CitationReward(Reward):
                                         context) if id_valid else (None, 0.0))
         span = alignment.span if alignment is not None else None
         return _Examined(
-            key, verdict, score, span, alignment.text[:MAX_DIAGNOSTIC_CHARS] if alignment else "",
+            key, alignment, verdict, score, span, alignment.text[:MAX_DIAGNOSTIC_CHARS] if alignment else "",
             tuple(found_in), len(quote.split(None, 2)) > 2,
             _sw_score(quote, source, alignment, self.settings.exact_sw) if id_valid else 0.0)
 
@@ -487,13 +531,13 @@ def _diagonal_score(quote_words: list[str], window_words: list[str]) -> float:
     return best / 2 / len(quote_words)
 
 
-def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+def _summaries(refs: Sequence[JudgedRef]) -> tuple[dict[str, float], dict[str, float]]:
     """The metrics the trainer logs as ``citation/<name>``, and Pleias' four RAG-Eval measures
     averaged over refs with their mean (the "rag rank"), in one pass over the refs.
 
-    >>> ref = {"verdict": "exact", "score": 1.0, "rag_eval": {"id_valid": True,
-    ...        "long_enough": True, "not_duplicated": False, "sw_score": 0.5}}
-    >>> metrics, rag_eval = _summaries([ref])
+    >>> examined = _Examined("q", None, "exact", 1.0, None, "", (), True, 0.5)
+    >>> citation = parse_completion('E<|language_end|><|answer_start|><ref name="1">q</ref>').citations[0]
+    >>> metrics, rag_eval = _summaries([JudgedRef(0, citation, "exact", 1.0, examined, False)])
     >>> metrics["honest_rate"], rag_eval["rag_rank"]
     (1.0, 0.625)
     """
@@ -501,14 +545,14 @@ def _summaries(refs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, 
     id_valid = long_enough = not_duplicated = sw_score = scores = 0.0
     exact = honest = 0
     for ref in refs:
-        measures, verdict = ref["rag_eval"], ref["verdict"]
-        id_valid += measures["id_valid"]
-        long_enough += measures["long_enough"]
-        not_duplicated += measures["not_duplicated"]
-        sw_score += measures["sw_score"]
+        examined, verdict = ref.examined, ref.verdict
+        id_valid += examined.verdict is not None
+        long_enough += examined.long_enough
+        not_duplicated += ref.not_duplicated
+        sw_score += examined.sw_score
         exact += verdict == "exact" or verdict == "elided"
         honest += verdict in HONEST_VERDICTS
-        scores += ref["score"]
+        scores += ref.score
     rag_eval = {"id_valid": id_valid / count, "long_enough": long_enough / count,
                 "not_duplicated": not_duplicated / count, "sw_score": sw_score / count}
     rag_eval["rag_rank"] = (rag_eval["id_valid"] + rag_eval["long_enough"]  # added in order:

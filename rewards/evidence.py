@@ -34,13 +34,13 @@ from typing import Sequence
 from rapidfuzz.distance import OSA, Levenshtein
 
 from pleias_rl.data.targets import SENTENCE_BREAK
-from pleias_rl.data.wordlists import FUNCTION_WORDS, MEANING_WORDS, NEGATIONS, NUMBER_WORDS
-from pleias_rl.rewards.text import fold, fold_source, register_cache
+from pleias_rl.data.wordlists import ANY_FUNCTION_WORD, MEANING_WORDS, NEGATIONS, NUMBER_WORDS
+from pleias_rl.rewards.text import fold, fold_source, normalise, register_cache
 
 MIN_GAP_WORDS = 4
 """An elision inside a sentence leaves out at least this many words."""
 MIN_CONTENT_WORDS = 2
-"""A quote holds at least this many content words (not :data:`pleias_rl.data.wordlists.FUNCTION_WORDS`)."""
+"""A quote holds at least this many content words (not :data:`pleias_rl.data.wordlists.ANY_FUNCTION_WORD`)."""
 MIN_CONTENT_SHARE = 0.25
 """And at least this share of its words are content words."""
 GENERIC_MAX_WORDS = 8
@@ -204,9 +204,12 @@ def _count_numbers(text: str) -> Counter[str]:
 
 
 def _names(text: str) -> list[str]:
-    """Capitalised words that are not function words (folded), in order."""
-    capitalised = (word for token in _WORD.findall(text) if token[:1].isupper() for word in words(token))
-    return [name for name in capitalised if name not in FUNCTION_WORDS]
+    """The folded words (as :func:`words` splits them) written with a capital first letter that
+    are not function words, in order."""
+    normalised = normalise(text)
+    original, offsets = normalised.original, normalised.offsets
+    return [word.group() for word in _WORD.finditer(normalised.text)
+            if original[offsets[word.start()]].isupper() and word.group() not in ANY_FUNCTION_WORD]
 
 
 def _is_subsequence(needles: Sequence[str], haystack: Sequence[str]) -> bool:
@@ -272,7 +275,7 @@ def words_changed(quote: str, window: str) -> bool:
             continue
         quoted, source = quote_words[quote_start:quote_end], window_words[window_start:window_end]
         if index < equal[0] or index > equal[-1]:  # at an end: the window may hold more context
-            if any(word not in FUNCTION_WORDS and not _same_word(word, source) for word in quoted):
+            if any(word not in ANY_FUNCTION_WORD and not _same_word(word, source) for word in quoted):
                 return True
         elif _unpaired_content(quoted, source):
             return True
@@ -284,17 +287,17 @@ def _unpaired_content(quoted: Sequence[str], source: Sequence[str]) -> bool:
     function words for function words, with only function words left over."""
     pairs = zip(quoted, source)
     leftover = list(quoted[len(source):]) + list(source[len(quoted):])
-    return any(not _same_word(word, [other]) and not (word in FUNCTION_WORDS and other in FUNCTION_WORDS)
-               for word, other in pairs) or any(word not in FUNCTION_WORDS for word in leftover)
+    return any(not _same_word(word, [other]) and not (word in ANY_FUNCTION_WORD and other in ANY_FUNCTION_WORD)
+               for word, other in pairs) or any(word not in ANY_FUNCTION_WORD for word in leftover)
 
 
 def content_words(text: str) -> list[str]:
-    """The words of ``text`` that are not :data:`pleias_rl.data.wordlists.FUNCTION_WORDS`.
+    """The words of ``text`` that are not :data:`pleias_rl.data.wordlists.ANY_FUNCTION_WORD`.
 
     >>> content_words("It is an American actor")
     ['american', 'actor']
     """
-    return [word for word in words(text) if word not in FUNCTION_WORDS]
+    return [word for word in words(text) if word not in ANY_FUNCTION_WORD]
 
 
 def unspecific(quote: str, also_in_other_sources: bool, min_content: int = MIN_CONTENT_WORDS) -> bool:
@@ -308,7 +311,7 @@ def unspecific(quote: str, also_in_other_sources: bool, min_content: int = MIN_C
     (True, False)
     """
     all_words = [word for word in (piece.strip(_EDGE_MARKS) for piece in fold(quote).split()) if word]
-    content = [word for word in all_words if word not in FUNCTION_WORDS]
+    content = [word for word in all_words if word not in ANY_FUNCTION_WORD]
     if len(content) < min_content or len(content) < MIN_CONTENT_SHARE * len(all_words):
         return True
     return also_in_other_sources and len(all_words) < GENERIC_MAX_WORDS

@@ -5,21 +5,22 @@ multiplies the score by a factor below 1 (:data:`VIOLATION_FACTORS`), so each vi
 strictly lower than its clean twin and more violations score lower still. An output whose answer
 is missing, empty or truncated is capped at :data:`NO_ANSWER_CAP` (0.3).
 
-Violations come from :func:`pleias_rl.data.format.parse_completion` errors (classified by kind) plus
-cheap checks per section: degenerate repetition (:func:`repetition_problem`, and
-:func:`degenerate_sequence` for counting, symbol runs and loops of any period), a section without
-content (:func:`has_content`: no letter or digit) and a language line that names no language.
+Violations are the :func:`pleias_rl.data.format.parse_completion` errors (each carries its kind, a
+:class:`pleias_rl.data.format.ParseErrorKind`), non-canonical ref tags, and cheap checks per
+section: degenerate repetition (:func:`repetition_problem`, and :func:`degenerate_sequence` for
+counting, symbol runs and loops of any period), a section without content (:func:`has_content`: no
+letter or digit) and a language line that names no language.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Mapping, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from pleias_rl.data.format import ParsedCompletion, strip_refs
 from pleias_rl.data.language import language_code
-from pleias_rl.rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
 
 NO_ANSWER_CAP = 0.3
 """The highest format score of an output without a closed, non-empty answer."""
@@ -44,27 +45,9 @@ VIOLATION_FACTORS: dict[str, float] = {
     "unexpected_token": 0.85,
     "other": 0.8,
 }
-"""Score factor per violation kind (each occurrence multiplies the score once)."""
-
-_ERROR_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), kind) for pattern, kind in (
-        (r"^missing section answer$", "no_answer"),
-        (r"^section answer is not closed", "truncated"),
-        (r"^section answer is empty$", "empty_answer"),
-        (r"^missing <\|language_end\|>", "missing_language"),
-        (r"^(empty language line|language line is not)", "bad_language"),
-        (r"^missing section ", "missing_section"),
-        (r"^sections out of order", "out_of_order"),
-        (r"appears more than once$", "duplicate_section"),
-        (r"(opens before|without a matching start|is not closed)", "unmatched_token"),
-        (r"^section \w+ is empty$", "empty_section"),
-        (r"^invalid \w+ label", "invalid_label"),
-        (r"^<ref> outside the answer", "ref_outside_answer"),
-        (r"^(unclosed <ref>|ref id )", "malformed_ref"),
-        (r"^text after the answer", "text_after_answer"),
-        (r"^text outside any section", "stray_text"),
-        (r"^unexpected token", "unexpected_token"),
-    ))
+"""Score factor per violation kind (each occurrence multiplies the score once): every
+:class:`pleias_rl.data.format.ParseErrorKind`, ``repetition``, and ``other`` for a kind this
+table does not know."""
 
 _CANONICAL_REF = re.compile(r'<ref name="(?:<\|source_id\|>)?\d{1,9}">')
 _NGRAM = 4
@@ -83,17 +66,6 @@ _ALNUM = re.compile(r"[^\W_]")
 _NOT_LETTER_OR_SPACE = bytes(set(range(256)) - set(range(65, 91)) - set(range(97, 123)) - set(b" \t\n\r\f\v"))
 _MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
 """Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
-
-
-def violation_kind(error: str) -> str:
-    """Classify one parser error message into a violation kind of :data:`VIOLATION_FACTORS`.
-
-    >>> violation_kind("section answer is not closed (truncated output?)")
-    'truncated'
-    >>> violation_kind("missing section draft"), violation_kind("something new")
-    ('missing_section', 'other')
-    """
-    return next((kind for pattern, kind in _ERROR_KINDS if pattern.search(error)), "other")
 
 
 def repetition_problem(text: str) -> str | None:
@@ -130,6 +102,14 @@ def repetition_problem(text: str) -> str | None:
         if ratio < _MIN_COMPRESS_RATIO:
             return f"compresses to {ratio:.2f} of its size"
     return None
+
+
+class Violation(NamedTuple):
+    """One format violation: its kind (a key of :data:`VIOLATION_FACTORS`) and what was found
+    (``_asdict()`` is its diagnostics dict)."""
+
+    kind: str
+    detail: str
 
 
 def has_content(text: str) -> bool:
@@ -203,7 +183,7 @@ def degenerate_sequence(text: str) -> str | None:
     return None if period is None else f"loops with period {period}"
 
 
-def content_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
+def content_violations(parsed: ParsedCompletion) -> list[Violation]:
     """Sections whose content holds no letter or digit (empty for the parser's eyes or not), and
     a language line that names no language (:func:`pleias_rl.data.language.language_code`).
 
@@ -211,42 +191,38 @@ def content_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
     >>> content_violations(parse_completion("Klingon<|language_end|><|query_analysis_start|>."
     ...                                     "<|query_analysis_end|><|answer_start|>\u200b<|answer_end|>"))
     ... # doctest: +NORMALIZE_WHITESPACE
-    [{'kind': 'bad_language', 'detail': "language line 'Klingon' names no supported language"},
-     {'kind': 'empty_section', 'detail': 'section query_analysis has no letter or digit'},
-     {'kind': 'empty_answer', 'detail': 'section answer has no letter or digit'}]
+    [Violation(kind='bad_language', detail="language line 'Klingon' names no supported language"),
+     Violation(kind='empty_section', detail='section query_analysis has no letter or digit'),
+     Violation(kind='empty_answer', detail='section answer has no letter or digit')]
     """
-    violations = []
+    violations: list[Violation] = []
     if parsed.language is not None and language_code(parsed.language) is None:
-        violations.append({"kind": "bad_language",
-                           "detail": f"language line {parsed.language!r} names no supported language"})
+        violations.append(Violation("bad_language",
+                                     f"language line {parsed.language!r} names no supported language"))
     for section in parsed.sections:
         content = section.content
         if not section.closed or not content.strip() or has_content(content if section.name != "answer" else (
                 parsed.prose or "") + "".join(citation.quote for citation in parsed.citations)):
             continue  # truncated, or already reported empty by the parser, or fine
         kind = "empty_answer" if section.name == "answer" else "empty_section"
-        violations.append({"kind": kind, "detail": f"section {section.name} has no letter or digit"})
+        violations.append(Violation(kind, f"section {section.name} has no letter or digit"))
     return violations
 
 
-def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
-    """Every format violation of a parsed completion as ``{"kind", "detail"}``, in order found.
+def format_violations(parsed: ParsedCompletion) -> list[Violation]:
+    """Every format violation of a parsed completion, in order found.
 
     >>> from pleias_rl.data.format import parse_completion
-    >>> format_violations(parse_completion("English<|language_end|><|answer_start|>Hi"))
+    >>> [kind for kind, _ in format_violations(parse_completion("English<|language_end|><|answer_start|>Hi"))]
     ... # doctest: +NORMALIZE_WHITESPACE
-    [{'kind': 'truncated', 'detail': 'section answer is not closed (truncated output?)'},
-     {'kind': 'missing_section', 'detail': 'missing section query_analysis'},
-     {'kind': 'missing_section', 'detail': 'missing section query_report'},
-     {'kind': 'missing_section', 'detail': 'missing section source_analysis'},
-     {'kind': 'missing_section', 'detail': 'missing section source_report'},
-     {'kind': 'missing_section', 'detail': 'missing section draft'}]
+    ['truncated', 'missing_section', 'missing_section', 'missing_section', 'missing_section',
+     'missing_section']
     """
-    violations = [{"kind": violation_kind(error), "detail": error} for error in parsed.errors]
+    violations = [Violation(error.kind.value, error.detail) for error in parsed.errors]
     for citation in parsed.citations:
         tag = parsed.text[citation.span[0]:citation.quote_span[0]]
         if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
-            violations.append({"kind": "malformed_ref", "detail": f"non-canonical ref tag {tag[:60]!r}"})
+            violations.append(Violation("malformed_ref", f"non-canonical ref tag {tag[:60]!r}"))
     violations += content_violations(parsed)
     answer = parsed.section("answer")
     for section in parsed.sections:
@@ -257,21 +233,21 @@ def format_violations(parsed: ParsedCompletion) -> list[dict[str, str]]:
             content = strip_refs(content)
         problem = repetition_problem(content) or degenerate_sequence(content)
         if problem is not None:
-            violations.append({"kind": "repetition", "detail": f"{section.name}: {problem}"})
+            violations.append(Violation("repetition", f"{section.name}: {problem}"))
     return violations
 
 
-def format_score(violations: list[dict[str, str]]) -> float:
+def format_score(violations: list[Violation]) -> float:
     """The format score of a list of violations: the product of their factors.
 
-    >>> format_score([]), format_score([{"kind": "stray_text", "detail": ""}])
+    >>> format_score([]), format_score([Violation("stray_text", "")])
     (1.0, 0.85)
-    >>> format_score([{"kind": "truncated", "detail": ""}, {"kind": "stray_text", "detail": ""}])
+    >>> format_score([Violation("truncated", ""), Violation("stray_text", "")])
     0.255
     """
     score = 1.0
     for violation in violations:
-        score *= VIOLATION_FACTORS.get(violation["kind"], VIOLATION_FACTORS["other"])
+        score *= VIOLATION_FACTORS.get(violation.kind, VIOLATION_FACTORS["other"])
     return round(score, 6)
 
 
@@ -293,16 +269,29 @@ class FormatReward(Reward):
 
     name = "format"
 
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
         """Score one completion; the row is not needed (structure only)."""
-        parsed = parse_cached(text)
-        violations = format_violations(parsed)
+        parsed = completion.parsed
+        violations = self.violations(completion)
         score = format_score(violations)
         return score, {
-            "violations": violations,
+            "violations": [violation._asdict() for violation in violations],
             "path": "trivial" if parsed.is_trivial else "full",
             "metrics": {"clean": float(not violations), "truncated": float(parsed.truncated)},
         }
+
+
+    def violations(self, completion: ScoredCompletion) -> list[Violation]:
+        """The typed violations of a scored completion, found once per completion.
+
+        >>> from pleias_rl.rewards.base import ScoredCompletion
+        >>> format_reward.violations(ScoredCompletion("English<|language_end|>", {}))[-1]
+        Violation(kind='no_answer', detail='missing section answer')
+        """
+        found = completion.derived.get("format_violations")
+        if found is None:
+            found = completion.derived["format_violations"] = format_violations(completion.parsed)
+        return found
 
 
 format_reward = FormatReward()

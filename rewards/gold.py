@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Mapping
+from typing import Any
 
-from pleias_rl.data.format import ParsedCompletion
+from pleias_rl.data.format import ParsedCompletion, parse_completion
 from pleias_rl.data.schema import gold_answers
-from pleias_rl.rewards.base import Reward, Score, parse_cached
+from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
 from pleias_rl.rewards.text import fold
 
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -131,7 +131,7 @@ def answer_match(answer: str, gold: str) -> tuple[float, dict[str, Any]]:
 def answer_prose(parsed: ParsedCompletion) -> str | None:
     """The answer's own words (refs and their quotes removed), or ``None`` without an answer.
 
-    >>> answer_prose(parse_cached('E<|language_end|><|answer_start|>Lima<ref name="1">x</ref>.<|answer_end|>'))
+    >>> answer_prose(parse_completion('E<|language_end|><|answer_start|>Lima<ref name="1">x</ref>.<|answer_end|>'))
     'Lima.'
     """
     return None if parsed.prose is None else parsed.prose.strip()
@@ -151,12 +151,13 @@ class AnswerReward(Reward):
 
     name = "answer"
 
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
         """Best match over the gold answer and its aliases."""
+        row = completion.row
         golds = gold_answers(row)
         if not golds or row.get("answerable") is False:
             return None, {"reason": "no gold answer"}
-        answer = answer_prose(parse_cached(text))
+        answer = answer_prose(completion.parsed)
         if not answer:
             return 0.0, {"reason": "no answer"}
         scored = [(answer_match(answer, gold), gold) for gold in golds]
@@ -179,13 +180,14 @@ class SourceF1Reward(Reward):
 
     name = "source_f1"
 
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
         """F1 of cited ids vs gold ids."""
+        row = completion.row
         gold_ids = row.get("supporting_ids")
         if not isinstance(gold_ids, list) or not gold_ids or row.get("answerable") is False:
             return None, {"reason": "no supporting_ids"}
         gold = {i for i in gold_ids if isinstance(i, int)}
-        cited = {c.source_id for c in parse_cached(text).citations if c.source_id is not None}
+        cited = {c.source_id for c in completion.parsed.citations if c.source_id is not None}
         common = len(cited & gold)
         diagnostics = {"cited": sorted(cited)[:50], "gold": sorted(gold)}
         if not common:
@@ -199,12 +201,12 @@ def is_refusal(parsed: ParsedCompletion) -> bool:
     (anywhere in an answer without refs; in the first sentence of an answer with refs, so an
     answer that merely notes a missing detail is not a refusal).
 
-    >>> is_refusal(parse_cached("E<|language_end|><|answer_start|>The sources do not mention it.<|answer_end|>"))
+    >>> is_refusal(parse_completion("E<|language_end|><|answer_start|>The sources do not mention it.<|answer_end|>"))
     True
-    >>> is_refusal(parse_cached("E<|language_end|><|answer_start|>It is Helsby.<|answer_end|>"))
+    >>> is_refusal(parse_completion("E<|language_end|><|answer_start|>It is Helsby.<|answer_end|>"))
     False
-    >>> is_refusal(parse_cached('E<|language_end|><|answer_start|>It is Helsby<ref name="1">q</ref>. '
-    ...                         'The sources do not mention its size.<|answer_end|>'))
+    >>> is_refusal(parse_completion('E<|language_end|><|answer_start|>It is Helsby<ref name="1">q</ref>. '
+    ...                             'The sources do not mention its size.<|answer_end|>'))
     False
     """
     if parsed.is_refusal:
@@ -232,12 +234,12 @@ class RefusalReward(Reward):
 
     name = "refusal"
 
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
         """Compare the refusal decision with the row's ``answerable`` flag."""
-        answerable = row.get("answerable")
+        answerable = completion.row.get("answerable")
         if not isinstance(answerable, bool):
             return None, {"reason": "no answerable flag"}
-        refused = is_refusal(parse_cached(text))
+        refused = is_refusal(completion.parsed)
         return float(refused != answerable), {"refused": refused, "answerable": answerable}
 
 

@@ -18,9 +18,9 @@ count as 0 (not dropped, which would let a broken output escape them).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from pleias_rl.rewards.base import Reward, Score, same_objects
+from pleias_rl.rewards.base import Explained, Reward, Score, ScoredCompletion
 
 _LOCATIONS: dict[str, str] = {
     "citation": "pleias_rl.rewards.citation:CitationReward",
@@ -192,33 +192,13 @@ class WeightedReward(Reward):
         self.components, self.weights = build_rewards(spec, tokenizer=tokenizer)
         self.gates = {k: dict(v) for k, v in (DEFAULT_GATES if gates is None else gates).items()}
 
-    def explain_batch(self, texts: Sequence[object],
-                      rows: Sequence[Mapping[str, Any]]) -> list[tuple[Score, dict[str, Any]]]:
-        """:meth:`Reward.explain_batch`, kept as the last batch for :meth:`component_rewards`."""
-        results = super().explain_batch(texts, rows)
-        self.last_batch = _ScoredBatch(list(texts), list(rows), results)
-        return results
-
-    def component_rewards(self) -> list[Reward]:
-        """Each component as a reward function of its own (so the trainer logs each one) that
-        takes its scores from this weighted reward's last batch when called on the same batch,
-        instead of scoring every completion twice.
-
-        >>> weighted = WeightedReward({"format": 1.0, "answer": 3.0})
-        >>> text = "English<|language_end|><|answer_start|>It is Helsby.<|answer_end|>"
-        >>> weighted(completions=[text], answer=["Helsby"])  # (1 * 0.237305 + 3 * 1.0) / 4
-        [0.809326]
-        >>> [f(completions=[text], answer=["Helsby"]) for f in weighted.component_rewards()]
-        [[0.237305], [1.0]]
-        """
-        return [_ComponentOf(self, component) for component in self.components]
-
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
-        """Score every component, apply the gates, and take the weighted mean."""
+    def score_completion(self, completion: ScoredCompletion) -> tuple[Score, dict[str, Any]]:
+        """Score every component on the same scored completion (one parse), apply the gates,
+        and take the weighted mean."""
         scores: dict[str, Score] = {}
         details: dict[str, Any] = {}
         for component in self.components:
-            scores[component.name], details[component.name] = component.explain(text, row)
+            scores[component.name], details[component.name] = component.explain_completion(completion)
         gated = self._gated(scores)
         total = weight_sum = 0.0
         for component, weight in zip(self.components, self.weights):
@@ -231,6 +211,37 @@ class WeightedReward(Reward):
                        "metrics": _component_metrics(scores, details)}
         return (None if weight_sum == 0 else round(total / weight_sum, 6)), diagnostics
 
+    def log_batch(self, results: Sequence[Explained], log_metric: Callable[[str, float], None],
+                  log_extra: Callable[[str, list], None] | None = None) -> None:
+        """:meth:`Reward.log_batch`, plus each component's score per completion as a column of
+        the trainer's completions table (``log_extra``): one scoring, every component visible.
+
+        >>> logged, columns = {}, {}
+        >>> weighted = WeightedReward({"format": 1.0, "answer": 3.0})
+        >>> weighted.log_batch(weighted.explain_batch(["x"], [{"answer": "y"}]),
+        ...                    logged.__setitem__, columns.__setitem__)
+        >>> logged["weighted/format"], logged["weighted/answer"], columns
+        (0.04841, 0.0, {'format': [0.04841], 'answer': [0.0]})
+        """
+        super().log_batch(results, log_metric, log_extra)
+        if log_extra is not None:
+            for component in self.components:
+                log_extra(component.name, [diagnostics.get("components", {}).get(component.name)
+                                           for _, diagnostics in results])
+
+    def internal_error_rates(self, diagnostics: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+        """The weighted reward's own rate and each component's.
+
+        >>> weighted = WeightedReward("format")
+        >>> weighted.internal_error_rates([{"details": {"format": {"internal_error": "bug"}}}, {}])
+        {'weighted': 0.0, 'format': 0.5}
+        """
+        rates = super().internal_error_rates(diagnostics)
+        for component in self.components:
+            rates.update(component.internal_error_rates(
+                [(diagnostic.get("details") or {}).get(component.name) or {} for diagnostic in diagnostics]))
+        return rates
+
     def _gated(self, scores: Mapping[str, Score]) -> set[str]:
         gated = set()
         for name, conditions in self.gates.items():
@@ -239,32 +250,6 @@ class WeightedReward(Reward):
                 if name in scores and gate in scores and (value is None or value < minimum):
                     gated.add(name)
         return gated
-
-
-class _ScoredBatch(NamedTuple):
-    texts: list[object]
-    rows: list[Mapping[str, Any]]
-    results: list[tuple[Score, dict[str, Any]]]
-
-
-class _ComponentOf(Reward):
-    """One component of a :class:`WeightedReward` (see :meth:`WeightedReward.component_rewards`)."""
-
-    def __init__(self, weighted: WeightedReward, component: Reward) -> None:
-        super().__init__(component.tokenizer)
-        self.weighted, self.component, self.name = weighted, component, component.name
-
-    def score_row(self, text: str, row: Mapping[str, Any]) -> tuple[Score, dict[str, Any]]:
-        return self.component.score_row(text, row)
-
-    def explain_batch(self, texts: Sequence[object],
-                      rows: Sequence[Mapping[str, Any]]) -> list[tuple[Score, dict[str, Any]]]:
-        last = getattr(self.weighted, "last_batch", None)
-        if last is None or last.texts != list(texts) or not same_objects(last.rows, rows):
-            return self.component.explain_batch(texts, rows)
-        return [(diagnostics["components"][self.name], diagnostics["details"][self.name])
-                if "components" in diagnostics else self.component.explain(text, row)
-                for (_, diagnostics), text, row in zip(last.results, texts, rows)]
 
 
 def _component_metrics(scores: Mapping[str, Score], details: Mapping[str, Any]) -> dict[str, float]:

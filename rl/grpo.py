@@ -7,7 +7,9 @@ Arguments: ours (:class:`GRPOScriptArguments`: dataset, rewards and their option
 ``GRPOConfig`` (``reward_weights``, generation, vLLM, logging...) and ``ModelConfig`` (LoRA via
 ``use_peft``, ``dtype``, ``attn_implementation``). Every reward's mean is logged by TRL as
 ``rewards/<name>/mean``; the rewards' sub-scores (citation, format, language diagnostics) go
-through TRL's ``log_metric`` as ``<name>/<metric>``, so ``report_to`` shows them all.
+through TRL's ``log_metric`` as ``<name>/<metric>``, so ``report_to`` shows them all, with each
+reward's ``<name>/internal_error_rate`` (a warning each time it rises). The rewards of a step
+share one parse of each completion (:class:`pleias_rl.rewards.base.ScoredBatch`).
 
 The rewards get the tokenizer: TRL decodes completions with ``skip_special_tokens=True``, which
 would erase the Pleias tags, so each reward re-decodes ``completion_ids`` with the tags kept.
@@ -43,8 +45,9 @@ class GRPOScriptArguments(RecipeArguments):
         "help": 'reward spec, e.g. \'{"citation": 2.0, "format": {"weight": 1, "options": {}}}\''})
     gate_rewards: bool = field(default=False, metadata={
         "help": "optimise the gated weighted mean (pleias_rl.rewards.registry.WeightedReward: citation and "
-                "source_f1 count 0 while format < 0.5) instead of TRL's plain weighted sum; "
-                "each component is still logged, with weight 0, from the same scores"})
+                "source_f1 count 0 while format < 0.5) instead of TRL's plain weighted sum, as "
+                "one reward function; each component is logged from the same scores "
+                "(weighted/<component> means, a completions-table column each)"})
 
     def spec(self) -> object:
         """The reward spec, decoded when it came as JSON on the command line."""
@@ -68,16 +71,15 @@ def build_reward_funcs(script_args: GRPOScriptArguments, training_args: "GRPOCon
     >>> targs = SimpleNamespace(reward_weights=None)
     >>> funcs = build_reward_funcs(GRPOScriptArguments(rewards={"format": 2.0, "citation": 1.0},
     ...                                                gate_rewards=True), targs, None)
-    >>> [f.__name__ for f in funcs], targs.reward_weights
-    (['weighted', 'format', 'citation'], [1.0, 0.0, 0.0])
+    >>> [f.__name__ for f in funcs], targs.reward_weights, [c.name for c in funcs[0].components]
+    (['weighted'], [1.0], ['format', 'citation'])
     """
     from pleias_rl.rewards.registry import WeightedReward, build_rewards
 
-    funcs, weights = build_rewards(script_args.spec(), tokenizer=tokenizer)
-    if script_args.gate_rewards:
-        weighted = WeightedReward(script_args.spec(), tokenizer=tokenizer)
-        funcs = [weighted, *weighted.component_rewards()]  # logged, not scored twice
-        weights = [1.0] + [0.0] * (len(funcs) - 1)
+    if script_args.gate_rewards:  # one reward function; it logs its components
+        funcs, weights = [WeightedReward(script_args.spec(), tokenizer=tokenizer)], [1.0]
+    else:
+        funcs, weights = build_rewards(script_args.spec(), tokenizer=tokenizer)
     if training_args.reward_weights is None:
         training_args.reward_weights = weights
     elif len(training_args.reward_weights) != len(funcs):

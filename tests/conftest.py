@@ -24,3 +24,17 @@ def hotpot_rows() -> list[dict]:
 
     records = json.loads((RAW_SAMPLES / "hotpotqa_train_sample100.json").read_text())
     return list(read_hotpotqa(records))
+
+
+BARE_NAMES = ("data", "rewards", "rl", "critics", "evaluation", "inference", "configs")
+"""Folder names that must never be imported as top-level packages: everything is ``pleias_rl.*``."""
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any test imported a module of ours under a bare name (a second copy)."""
+    import sys
+
+    bare = sorted(name for name in sys.modules if name.split(".")[0] in BARE_NAMES)
+    if bare:
+        print(f"\nmodules imported under a bare top-level name (not pleias_rl.*): {bare}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

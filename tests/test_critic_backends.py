@@ -56,7 +56,8 @@ def test_chat_and_text_modes_send_openai_payloads(server):
     assert OpenAIBackend(url, "m").complete("hi", max_tokens=3) == "chat:hi"
     assert OpenAIBackend(url, mode="text").complete("<|query_start|>q", temperature=0) == "text:<|query_start|>q"
     assert script.bodies[0] == {"max_tokens": 3, "model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    assert script.bodies[1] == {"temperature": 0, "prompt": "<|query_start|>q"}
+    assert script.bodies[1] == {"temperature": 0, "prompt": "<|query_start|>q",  # vLLM keeps the tags
+                                "skip_special_tokens": False, "spaces_between_special_tokens": False}
 
 
 def test_5xx_and_429_are_retried_with_backoff(server):

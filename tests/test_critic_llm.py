@@ -12,7 +12,7 @@ import time
 import pytest
 
 from pleias_rl.critics.backends import (BackendError, BackendTimeout, BackendUnavailable, BudgetExhausted,
-                              OpenAIBackend, TransformersBackend, make_backend)
+                                       OpenAIBackend, SpecialTokensDropped, TransformersBackend, make_backend)
 from pleias_rl.critics.llm import LLMCritic, critic_messages, parse_judgement
 from pleias_rl.critics.loop import CritiqueLoop, LoopSettings, Policy
 from pleias_rl.critics.rules import RuleCritic
@@ -31,8 +31,22 @@ def test_backend_mechanics(served_tiny_model):
     texts = backend.complete_many([f"question {i}" for i in range(6)], max_tokens=4)
     assert len(texts) == 6 and all(isinstance(t, str) for t in texts)
     assert backend.stats.requests == 7 and backend.stats.failures == 0
-    raw = OpenAIBackend(served_tiny_model.base_url, mode="text").complete("<|query_start|>Who?", max_tokens=4)
-    assert isinstance(raw, str)
+    raw = OpenAIBackend(served_tiny_model.base_url, mode="text", keep_special_tokens=False).generate(
+        "<|query_start|>Who?", max_tokens=4)
+    assert isinstance(raw.completion, str) and raw.finish_reason in ("stop", "length")
+
+
+def test_transformers_serve_cannot_keep_the_tags_and_says_so(served_tiny_model, hotpot_rows, tmp_path):
+    """``transformers serve`` decodes with skip_special_tokens=True and answers 422 to vLLM's
+    parameters: the critic with a --policy-url on it stops at the check with the fix (exit 3)."""
+    from pleias_rl.critics.cli import main
+
+    with pytest.raises(SpecialTokensDropped, match="rejects vLLM's skip_special_tokens"):
+        OpenAIBackend(served_tiny_model.base_url, mode="text").check()
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps(hotpot_rows[0]) + "\n", encoding="utf-8")
+    assert main([str(rows), "--out-dir", str(tmp_path / "out"), "--policy-url", served_tiny_model.base_url,
+                 "--no-progress"]) == 3
 
 
 def test_unknown_parameter_is_a_clear_error(served_tiny_model):
@@ -98,7 +112,8 @@ def test_loop_with_llm_critic_end_to_end(served_tiny_model, hotpot_rows):
 
 
 def test_policy_generates_and_loop_repairs(served_tiny_model, hotpot_rows):
-    policy = Policy(OpenAIBackend(served_tiny_model.base_url, mode="text", concurrency=2), max_tokens=12)
+    policy = Policy(OpenAIBackend(served_tiny_model.base_url, mode="text", concurrency=2,
+                                  keep_special_tokens=False), max_tokens=12)
     rows = list(enumerate(hotpot_rows[:2]))
     results = CritiqueLoop([RuleCritic()], policy, LoopSettings(max_rounds=2)).run_batch(rows)
     for result, (_, row) in zip(results, rows):
@@ -137,7 +152,7 @@ def test_server_dying_mid_run_is_recorded_not_fatal(hotpot_rows):
 
 
 def test_policy_regenerates_with_feedback_and_a_repeat_stops_the_rounds(served_tiny_model, hotpot_rows):
-    backend = OpenAIBackend(served_tiny_model.base_url, mode="text", concurrency=2)
+    backend = OpenAIBackend(served_tiny_model.base_url, mode="text", concurrency=2, keep_special_tokens=False)
     policy = Policy(backend, max_tokens=8)
     loop = CritiqueLoop([RuleCritic(repair_with_gold=False)], policy, LoopSettings(max_rounds=3))
     results = loop.run_batch(list(enumerate(hotpot_rows[:2])))

@@ -188,3 +188,26 @@ def test_corrective_sft_recipe_trains_on_the_output_dir(reference, tmp_path):
     trainer = sft.run(*sft.parse_args(argv))
     assert trainer.state.global_step == 1
     assert [entry["loss"] for entry in trainer.state.log_history if "loss" in entry][0] > 0
+
+
+def test_the_loop_parses_and_judges_each_completion_once(hotpot_rows, monkeypatch):
+    from pleias_rl.critics.loop import CritiqueLoop
+    from pleias_rl.critics.rules import RuleCritic
+    from pleias_rl.rewards import base, citation
+
+    cases = citation_cases(hotpot_rows[:6])
+    rows = [(n, {**row, "id": str(n), "completion": text}) for n, (text, row) in enumerate(
+        cases["honest_trivial"][:3] + cases["fabricated"][:3] + cases["wrong_source"][:3])]
+    parsed, judged = [], []
+    parse, judgement = base.parse_completion, citation.CitationReward._judgement
+    monkeypatch.setattr(base, "parse_completion", lambda text: parsed.append(text) or parse(text))
+    monkeypatch.setattr(citation.CitationReward, "_judgement",
+                        lambda self, scored: judged.append(scored.text) or judgement(self, scored))
+    base._last_memo.clear()
+    results = CritiqueLoop([RuleCritic()]).run_batch(rows)
+    assert all(result.accepted for result in results)
+    assert all(result.rewards_after["citation"] == 1.0 for result in results)
+    assert [result.rewards_before["citation"] for result in results] == [1.0] * 3 + [0.0] * 6
+    # the critic and the reward values read one citation judgement per row and text (9 inputs,
+    # 6 repairs), and one parse per text (the repairs are the honest inputs of the same records)
+    assert len(judged) == 9 + 6 and len(parsed) == len(set(parsed)) == len(set(judged)) == 10

@@ -50,7 +50,7 @@ def test_malformed_records_are_named_and_skipped_or_stop(tmp_path: Path, capsys:
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.jsonl"
-    assert main(["build", "--format", "hotpotqa", "--input", str(source), "--output", str(out)]) == 0
+    assert main(["build", "--format", "hotpotqa", "--input", str(source), "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"skipped {source}:2: not valid JSON" in err
     assert f"skipped {source}:4: record has the musique layout, not hotpotqa" in err
@@ -58,7 +58,7 @@ def test_malformed_records_are_named_and_skipped_or_stop(tmp_path: Path, capsys:
     assert [r["id"] for r in read(out)] == [records[i]["_id"] for i in (0, 2, 4)]
     stopped = tmp_path / "stopped.jsonl"
     assert main(["build", "--format", "hotpotqa", "--input", str(source), "--output", str(stopped),
-                 "--on-error", "stop"]) == 1
+                 "--on-error", "stop"]) == 4
     assert f"error: {source}:2: not valid JSON" in capsys.readouterr().err
     assert not stopped.exists() and not list(tmp_path.glob("*.partial"))
 
@@ -85,7 +85,7 @@ def test_over_budget_rows_are_reported(tmp_path: Path, capsys: pytest.CaptureFix
                  "--max-prompt-tokens", "150", "--no-exercises"]) == 0
     err = capsys.readouterr().err
     skipped = len(read(tmp_path / "o.jsonl"))
-    assert f"wrote {skipped} rows; skipped 0 malformed, {100 - skipped} over budget" in err
+    assert f"wrote {skipped} rows; skipped 0 malformed, 0 in an unsupported layout, {100 - skipped} over budget" in err
     assert 0 < skipped < 100 and "cannot fit 150" in err
 
 

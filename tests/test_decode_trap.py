@@ -56,35 +56,39 @@ def test_reward_with_tokenizer_recovers_the_clean_score(tokenizer, completion, n
     assert trapped[0] <= 0.05
 
 
-def test_the_rewards_of_a_step_decode_its_batch_once(tokenizer, completion, monkeypatch):
+def test_the_rewards_of_a_step_decode_and_parse_its_batch_once(tokenizer, completion, monkeypatch):
+    from pleias_rl.rewards import base
+
+    completion = completion.replace("A lookup.", "A lookup no batch had.")
     ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
     trl_text = tokenizer.decode(ids, skip_special_tokens=True)
-    decoded = []
+    decoded, parsed = [], []
     monkeypatch.setattr(tokenizer, "decode", lambda sequence, **kw: decoded.append(kw) or completion)
+    parse = base.parse_completion
+    monkeypatch.setattr(base, "parse_completion", lambda text: parsed.append(text) or parse(text))
     columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2)
     rewards = [get_reward(name, tokenizer=tokenizer) for name in ("format", "citation", "language")]
     scores = [reward(completions=[trl_text] * 2, completion_ids=[ids, ids[:-1]], **columns)
               for reward in rewards]
     assert decoded == [{"skip_special_tokens": False}] * 2  # two completions, decoded once
+    assert parsed == [completion]  # one text, parsed once for the three rewards
     assert scores[0] == scores[1] == [1.0, 1.0]
     assert rewards[0](completions=[trl_text], completion_ids=[ids[:-2]], **columns) == [1.0]
     assert len(decoded) == 3  # a new batch is decoded again
 
 
-def test_the_rewards_of_a_step_build_their_rows_once_and_see_a_changed_column():
-    from pleias_rl.rewards import base
-
+def test_the_rewards_of_a_step_share_work_by_content_and_see_a_changed_column():
     columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2, answerable=[True, False])
-    first = base.rows_from_columns(columns, 2)
-    assert base.rows_from_columns(dict(columns), 2) is first  # the next reward of the step
-    columns["answerable"][1] = True  # changed in place: rebuilt
-    rebuilt = base.rows_from_columns(columns, 2)
-    assert rebuilt is not first and [row["answerable"] for row in rebuilt] == [True, True]
-    equal_not_same = base.rows_from_columns({**columns, "answerable": [1, 1]}, 2)  # 1 == True
-    assert [row["answerable"] for row in equal_not_same] == [1, 1]
     citation = get_reward("citation")
     text = render_completion(language="English", query_analysis="A lookup.", query_report="Trivial",
                              answer="Helsby.")
-    assert citation(completions=[text] * 2, **columns) == [0.0, 0.0]  # no refs, both answerable
+    assert citation(completions=[text] * 2, **columns) == [0.0, None]  # no refs: unanswerable is None
+    columns["answerable"][1] = True  # the same list, changed in place
+    assert citation(completions=[text] * 2, **columns) == [0.0, 0.0]
+    assert citation(completions=[text] * 2, **{**columns, "answerable": [0, 0]}) == [0.0, 0.0]  # 0 is not False
     columns["answerable"][0] = False
     assert citation(completions=[text] * 2, **columns) == [None, 0.0]
+    cited = text.replace("Helsby.", "Helsby" + format_ref(1, "Helsby is a village in Cheshire") + ".")
+    changed = [["Chester is a city.", "Shotwick is a hamlet."]] * 2  # other source texts
+    assert citation(completions=[cited] * 2, **columns) == [1.0, 1.0]
+    assert max(citation(completions=[cited] * 2, **{**columns, "sources": changed})) < 0.1  # a paraphrase at best

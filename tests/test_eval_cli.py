@@ -96,7 +96,8 @@ def test_judge_grades_with_dataset_rule_and_cache_prevents_second_requests(tmp_p
     assert len(GradingJudge.requests) == 7
     assert main(args) == 0
     assert len(GradingJudge.requests) == 7, "a rerun must be served from the cache"
-    assert read_summary(out)["judge"] == {"model": "grader", "requests": 0, "cache_hits": 7, "errors": 0}
+    assert read_summary(out)["judge"] == {"model": "grader", "requests": 0, "cache_hits": 7, "errors": 0,
+                                          "truncated": 0}
     assert "## LLM-as-a-match judge" in (out / "report.md").read_text()
 
 
@@ -107,7 +108,7 @@ def test_unreachable_judge_fails_before_any_generation(tmp_path, oracle_file, ca
     out = tmp_path / "run"
     code = main(["--model", str(tmp_path / "no-such-model"), "--dataset", str(oracle_file),
                  "--out-dir", str(out), "--judge-url", dead, "--judge-timeout", "2", "--quiet"])
-    assert code == 2
+    assert code == 3  # a server unavailable (pleias_rl.data.exit_codes)
     message = capsys.readouterr().err
     assert "unreachable" in message and "Nothing was generated" in message
     assert not (out / "generations.jsonl").exists() and not (out / "summary.json").exists()

@@ -14,7 +14,7 @@ def test_generator_stops_on_the_pleias_eos_and_reports_each_step(tiny_model_dir:
     steps: list[int] = []
     generator = TransformersGenerator(str(tiny_model_dir), GenerationSettings(max_new_tokens=6),
                                       on_step=steps.append)
-    assert generator.tokenizer.convert_tokens_to_ids("<|end_of_text|>") in generator.eos_ids
+    assert generator.local.tokenizer.convert_tokens_to_ids("<|end_of_text|>") in generator.local.stop_ids
     [generation] = generator.generate([PROMPT])
     assert steps == list(range(1, generation.completion_tokens + 1))
     assert generation.completion_tokens <= 6

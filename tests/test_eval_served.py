@@ -75,19 +75,23 @@ def test_judge_against_transformers_serve_records_junk_and_caches(tmp_path, hotp
     assert len((out / "judge_cache.jsonl").read_text().splitlines()) == 3
     assert main(args) == 0
     again = json.loads((out / "summary.json").read_text())
-    assert again["judge"] == {"model": served_tiny_model.model, "requests": 0, "cache_hits": 3, "errors": 0}
+    assert again["judge"] == {"model": served_tiny_model.model, "requests": 0, "cache_hits": 3, "errors": 0,
+                              "truncated": 0}
     assert again["overall"]["judge"] == judge
 
 
-def test_endpoint_generation_through_transformers_serve(tmp_path, hotpot_rows, served_tiny_model):
+def test_endpoint_generation_through_transformers_serve_fails_loudly(tmp_path, hotpot_rows, served_tiny_model,
+                                                                      capsys):
+    """``transformers serve`` drops special tokens and answers 422 to vLLM's skip_special_tokens:
+    the run stops before generating, with the fix, instead of scoring format 0."""
     dataset = write_jsonl(tmp_path / "rows.jsonl", short_rows(hotpot_rows, 2))
     out = tmp_path / "run"
     assert main(["--model", served_tiny_model.model, "--dataset", str(dataset), "--out-dir", str(out),
                  "--backend", "endpoint", "--endpoint-url", served_tiny_model.base_url,
-                 "--max-new-tokens", "8", "--quiet", "--no-plots"]) == 0
-    lines = generation_lines(out)
-    assert len(lines) == 2 and all(isinstance(line["completion"], str) for line in lines)
-    assert json.loads((out / "summary.json").read_text())["run"]["backend"] == "endpoint"
+                 "--max-new-tokens", "8", "--quiet", "--no-plots"]) == 3
+    error = capsys.readouterr().err
+    assert "rejects vLLM's skip_special_tokens" in error and "--backend transformers" in error
+    assert not (out / "summary.json").exists() and not (out / "generations.jsonl").exists()
 
 
 def test_in_process_judge_with_the_tiny_model(tmp_path, hotpot_rows, tiny_model_dir):

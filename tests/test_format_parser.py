@@ -129,9 +129,9 @@ def test_structural_errors(text, error):
 
 def test_clean_answer_upstream_shape():
     assert clean_answer(TRIVIAL) == (
-        "La strada va da Shotwick a Helsby [1] [2].\n\n**Citations**\n"
+        "La strada va da Shotwick a Helsby[1][2].\n\n**Citations**\n"
         '[1] "runs between\nShotwick and Helsby" [Source 1]\n'
-        '[2] "the A5117" [Source 2]')
+        '[2] "the A5117" [Source 2]\n')  # tests/test_clean_answer.py: upstream's exact shape
     assert clean_answer("English<|language_end|>") == ""
 
 

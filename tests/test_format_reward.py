@@ -142,3 +142,29 @@ def test_diagnostics_and_metrics():
     logged = {}
     FormatReward()(completions=[trivial(), "junk"], log_metric=logged.__setitem__)
     assert logged["format/clean"] == 0.5
+
+
+def test_every_parse_error_kind_has_a_factor_and_kinds_do_not_depend_on_the_wording():
+    from pleias_rl.data.format import ParseErrorKind, parse_completion
+    from pleias_rl.rewards.format import VIOLATION_FACTORS
+
+    assert {kind.value for kind in ParseErrorKind} <= set(VIOLATION_FACTORS) - {"other"}
+    # a label or stray text that happens to hold another message's words keeps its own kind
+    label = parse_completion(trivial().replace(">Trivial<", ">it is not closed<"))
+    stray = parse_completion(full().replace("<|draft_start|>", "opens before<|draft_start|>", 1))
+    assert ParseErrorKind.INVALID_LABEL in [error.kind for error in label.errors]
+    assert ParseErrorKind.UNMATCHED_TOKEN not in [error.kind for error in label.errors]
+    assert [error.kind for error in stray.errors] == [ParseErrorKind.STRAY_TEXT]
+    assert format_reward.explain(stray.text, {})[0] == 0.85
+
+
+def test_parse_errors_pickle_and_read_as_their_message():
+    import pickle
+
+    from pleias_rl.data.format import ParseErrorKind, parse_completion
+
+    errors = parse_completion("English<|language_end|><|answer_start|>Half").errors
+    assert errors[0] == "section answer is not closed (truncated output?)"
+    restored = pickle.loads(pickle.dumps(errors))
+    assert restored == errors and [e.kind for e in restored] == [e.kind for e in errors]
+    assert restored[0].kind is ParseErrorKind.TRUNCATED

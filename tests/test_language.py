@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pleias_rl.data.format import format_ref, render_completion
 from pleias_rl.data.language import MIN_LETTERS, detect_language, language_code, language_name
@@ -85,3 +87,94 @@ def test_fixture_queries_are_short():
     assert min(lengths) >= 20 and sorted(lengths)[len(lengths) // 2] < 35
     assert all(len(lang["queries"]) >= 20 and len(lang["answers"]) >= 20 for lang in sentences.values())
 
+
+
+def load_attacks():
+    path = BENCHMARK.parent / "language_attacks.py"
+    spec = importlib.util.spec_from_file_location("language_attacks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_language_attack_scores_zero_on_real_rows():
+    attacks = load_attacks()
+    scores = attacks.score_by_kind(attacks.attack_cases(attacks.shipped_rows(20)))
+    assert len(scores) == 8 and all(len(values) == 20 for values in scores.values())
+    for kind, values in scores.items():
+        allowed = {0.0, None} if kind.startswith("gibberish") else {0.0}
+        assert set(values) <= allowed, kind
+
+
+def test_honest_controls_keep_full_credit_on_real_rows():
+    attacks = load_attacks()
+    scores = attacks.score_by_kind(attacks.honest_cases(attacks.shipped_rows(20)))
+    for kind in ("supporting_sentence", "foreign_quote", "translated_answer"):
+        assert sum(value or 0.0 for value in scores[kind]) / len(scores[kind]) >= 0.95, kind
+    assert 0.0 not in scores["short_answer"]
+
+
+QUERY = {"query": "Where does the A5117 road run?", "language": "en",
+         "sources": ["The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby."]}
+
+
+@pytest.mark.parametrize(("answer", "failed_check"), [
+    ("Дорога проходит между Шотвиком и Хелсби через весь Чешир, the and of is.", "script"),
+    ("Η οδός A5117 βρίσκεται στο Τσέσαϊρ και συνδέει δύο πόλεις.", "script"),
+    ("这条路在柴郡，连接两个城镇 and the of it.", "script"),
+    ("Mae'r ffordd yn rhedeg rhwng Shotwick a Helsby yng Nghaer.", "other_language"),
+    ("Xkrtz bvwlq mnprst gzhkl vbnm trqwz plkjh.", "gibberish"),
+    ("El who cantant be va she néixer but en this un this poble they petit a del the nord of país.", "padding"),
+])
+def test_out_of_set_answers_fail_their_named_check(answer, failed_check):
+    score, diagnostics = language_reward.explain(completion(answer, "English"), QUERY)
+    assert score == 0.0
+    assert list(diagnostics["checks"])[-1] == failed_check and diagnostics["checks"][failed_check] != "ok"
+    assert diagnostics["answer_language"] is not None and diagnostics["reason"]
+
+
+@pytest.mark.parametrize("answer", [
+    "The A5117 runs between Shotwick and Helsby in Cheshire.",
+    'The road runs between Shotwick and Helsby, "entre Shotwick et Helsby" in French sources.',
+    "The answer is Georg Philipp Telemann, born 1681 in Magdeburg.",
+    "It runs for 12 km (7.5 mi) between Shotwick and Helsby.",
+])
+def test_honest_english_answers_keep_full_credit(answer):
+    row = {**QUERY, "sources": QUERY["sources"] + ["Georg Philipp Telemann was born in Magdeburg."]}
+    score, diagnostics = language_reward.explain(completion(answer, "English"), row)
+    assert score == 1.0, diagnostics
+    assert set(diagnostics["checks"].values()) == {"ok"}
+
+
+def test_quote_in_another_language_is_stripped_before_detection():
+    answer = "The road runs between two towns" + format_ref(1, "Дорога проходит между двумя городами Чешира") + "."
+    assert language_reward.explain(completion(answer, "English"), QUERY)[0] == 1.0
+
+
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(answer=TEXT, language=st.one_of(st.none(), st.sampled_from(["en", "fr", "Latin", "Klingon", "", "xx"])),
+       query=st.one_of(st.none(), TEXT), sources=st.lists(TEXT, max_size=3))
+def test_language_reward_never_raises_and_stays_in_range(answer, language, query, sources):
+    row = {"query": query, "language": language, "sources": sources}
+    for text in (completion(answer, "English"), answer, "English<|language_end|><|answer_start|>" + answer):
+        score, diagnostics = language_reward.explain(text, row)
+        assert score is None or 0.0 <= score <= 1.0
+        assert isinstance(diagnostics, dict)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.text(alphabet="bcdfghjklmnpqrstvwxz", min_size=3, max_size=9), min_size=6, max_size=14))
+def test_consonant_gibberish_never_matches(words):
+    score = language_reward.explain(completion(" ".join(words).capitalize() + ".", "English"), QUERY)[0]
+    assert score in (0.0, None)
+
+
+@pytest.mark.parametrize(("answer", "score"), [
+    ("The answer is 1924.", 1.0), ("It was built in 1998.", 1.0),
+    ("La réponse est 1924.", 0.0), ("Sa réponse: 1924.", None), ("Ответ: 1924.", None), ("Xkcd brr 1924.", None),
+])
+def test_short_answers_are_a_match_or_not_judged_never_zero(answer, score):
+    assert language_reward.explain(completion(answer, "English"), QUERY)[0] == score

@@ -112,7 +112,7 @@ def test_layout_mismatch_and_missing_keys_raise() -> None:
         convert_record({"paragraphs": [], "question": "?"}, "hotpotqa")
     with pytest.raises(RecordError, match="missing key 'question'"):
         convert_record({"paragraphs": [{"paragraph_text": "x"}]}, "musique")
-    with pytest.raises(RecordError, match="unknown layout"):
+    with pytest.raises(RecordError, match="unsupported layout"):
         convert_record({"foo": 1})
     with pytest.raises(RecordError, match="field sources"):
         convert_record({"query": "q", "sources": "not a list"})
@@ -177,3 +177,47 @@ def test_quotable_pieces_are_literal_and_short() -> None:
     text = "Code Created Region " + " ".join(f"{n} 1947 Cleveland" for n in range(60)) + " Toledo"
     (piece,) = quotable_pieces(text, "Toledo")
     assert piece in text and piece.endswith("Toledo") and len(piece.split()) == 40
+
+
+@pytest.mark.parametrize("path, dataset", [
+    (RAW / "hotpotqa_train_sample100.json", "hotpotqa"), (FIXTURES / "2wikimultihopqa.json", "2wiki"),
+    (RAW / "musique_train_sample100.json", "musique"), (FIXTURES / "musique_unanswerable.jsonl", "musique")])
+def test_titles_lead_each_source_by_default_and_can_be_turned_off(path: Path, dataset: str) -> None:
+    titled, plain = rows_of(path, dataset), [convert_record(record, dataset, titles=False)
+                                             for _, record in iter_records(path)]
+    assert len(titled) == len(plain) > 0
+    for with_title, without in zip(titled, plain):
+        for source, bare in zip(with_title["sources"], without["sources"]):
+            title = bare["metadata"]["title"]
+            assert source["metadata"] == bare["metadata"]
+            assert source["text"] == (f"{title}: {bare['text']}" if title else bare["text"])
+        assert with_title["supporting_ids"] == without["supporting_ids"]
+        assert with_title["meta"]["supporting_sentences"] == without["meta"]["supporting_sentences"]
+        assert_evidence_is_literal(with_title)
+
+
+def test_title_renders_as_in_the_report() -> None:
+    (row,) = [convert_record({"_id": "h", "question": "Which village?", "answer": "Helsby",
+                              "supporting_facts": [["Helsby", 0]],
+                              "context": [["Helsby", ["Helsby is a village in Cheshire."]]]})]
+    assert row["sources"][0]["text"] == "Helsby: Helsby is a village in Cheshire."
+    assert row["supporting_ids"] == [1]
+    assert row["meta"]["supporting_sentences"] == [[1, "Helsby is a village in Cheshire."]]
+
+
+def test_rag_jsonl_sources_are_never_titled() -> None:
+    row = convert_record({"query": "q", "sources": [{"text": "Body.", "metadata": {"title": "T"}}]})
+    assert row["sources"][0]["text"] == "Body."
+
+
+def test_json_array_bad_elements_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "records.json"
+    path.write_bytes(b'[{"a": "caf\xe9"},\n {"b": "\\ud800"},\n {"c": 1}]')
+    read = [(line, str(record) if isinstance(record, BadLine) else record) for line, record in iter_records(path)]
+    assert read == [(1, f"{path}:1: field a: not valid UTF-8 (byte 0xe9)"),
+                    (2, f"{path}:2: field b: lone surrogate U+D800 (valid JSON, but not encodable as UTF-8)"),
+                    (3, {"c": 1})]
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b'[{"a": 1},\n' + b"[" * 100_000 + b"]" * 100_000 + b"]")
+    assert [str(r) if isinstance(r, BadLine) else r for _, r in iter_records(deep)] == [
+        {"a": 1}, f"{deep}:2: nesting too deep to decode"]

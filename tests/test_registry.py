@@ -116,27 +116,47 @@ gates:
     assert pickle.loads(pickle.dumps(weighted)).weights == [2.0, 1.0, 0.5]
 
 
-def test_components_of_a_weighted_reward_reuse_its_scores_on_the_same_batch(monkeypatch):
+def test_a_weighted_reward_scores_each_component_once_and_logs_every_component(monkeypatch):
+    from pleias_rl.rewards import base
+
     weighted = WeightedReward({"citation": 2.0, "format": 1.0, "answer": 1.0})
     columns = dict(sources=[SOURCES] * 2, query=["Which village?"] * 2, answer=["Helsby", "Chester"])
     completions = [GOOD, output("No idea.")]
     standalone = {name: get_reward(name)(completions=completions, **columns)
                   for name in ("citation", "format", "answer")}
+    parsed: list[str] = []
+    parse = base.parse_completion
+    monkeypatch.setattr(base, "parse_completion", lambda text: parsed.append(text) or parse(text))
     logged: dict[str, float] = {}
-    weighted(completions=completions, **columns)
+    table: dict[str, list] = {}
+    weighted(completions=[GOOD, output("Not yet seen.")], log_metric=logged.__setitem__,
+             log_extra=table.__setitem__, **columns)
+    assert parsed == [output("Not yet seen.")]  # GOOD's parse came from the last batch's memo
+    weighted(completions=completions, log_metric=logged.__setitem__, log_extra=table.__setitem__, **columns)
+    assert table == standalone  # one column per component, as each scores alone
+    assert logged["weighted/citation/ref_count"] == 0.5 and logged["weighted/format"] == pytest.approx(
+        sum(standalone["format"]) / 2)
+    assert logged["citation/internal_error_rate"] == logged["weighted/internal_error_rate"] == 0.0
 
-    calls = []
-    for component in weighted.components:
-        monkeypatch.setattr(component, "score_row", lambda text, row: calls.append(text))
-    views = weighted.component_rewards()
-    results = {view.__name__: view(completions=completions, log_metric=logged.__setitem__, **columns)
-               for view in views}
-    assert results == standalone and calls == []  # same scores, nothing scored again
-    assert logged["citation/ref_count"] == 0.5  # the components' sub-metrics are still logged
 
-    other = [GOOD, GOOD]  # another batch: the views score it themselves
-    monkeypatch.undo()
-    assert views[1](completions=other, **columns) == [1.0, 1.0]
+def test_internal_errors_are_logged_as_a_rate_and_warned_when_it_rises(caplog):
+    class Fragile(Reward):
+        name = "fragile"
+
+        def score_row(self, text, row):
+            if "bug" in text:
+                raise ValueError("internal")
+            return 1.0, {}
+
+    fragile, logged = Fragile(), {}
+    assert fragile(completions=["ok", "bug"], log_metric=logged.__setitem__) == [1.0, 0.0]
+    assert logged["fragile/internal_error_rate"] == 0.5
+    assert "internal errors on 50.0% of the batch" in caplog.text
+    caplog.clear()
+    fragile(completions=["bug", "bug", "ok", "ok"], log_metric=logged.__setitem__)
+    assert logged["fragile/internal_error_rate"] == 0.5 and "internal errors" not in caplog.text
+    fragile(completions=["bug", "bug", "ok"], log_metric=logged.__setitem__)
+    assert "internal errors on 66.7% of the batch (was 50.0%)" in caplog.text
 
 
 def test_own_reward_classes_by_module_path():

@@ -110,3 +110,31 @@ def test_all_rewards_pickle_and_run_in_threads():
         results = [f.result() for f in futures]
     assert results == expected * 4
     assert all(r.__name__ == e.__name__ for r, e in zip(restored, REWARDS))
+
+
+HONEST = render_completion(language="English", query_analysis="A lookup.", query_report="Trivial",
+                           answer="It is Helsby" + format_ref(1, "Helsby is a village in Cheshire") + ".")
+STEP_SOURCES = st.sampled_from([["Helsby is a village in Cheshire."], ["Chester is a city."],
+                                [{"text": "Helsby is a village in Cheshire."}], []])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.lists(st.tuples(
+    st.sampled_from([HONEST, HONEST.replace("Trivial", "Answerable"), "No idea.", HONEST[:80]]),
+    STEP_SOURCES, st.sampled_from([True, False, 0, 1, None]), st.sampled_from(["Where?", "Où ?"])),
+    min_size=1, max_size=4), min_size=1, max_size=4), mutate=st.booleans())
+def test_rewards_sharing_a_batch_score_as_each_completion_alone(steps, mutate):
+    """GRPOTrainer's way (each reward called on the same lists, which may then change in place)
+    scores exactly what :meth:`explain` gives each completion on its own row."""
+    for step in steps:
+        columns = {"sources": [s for _, s, _, _ in step], "answerable": [a for _, _, a, _ in step],
+                   "query": [q for _, _, _, q in step]}
+        completions = [c for c, _, _, _ in step]
+        for round_ in range(2):
+            for reward in REWARDS:
+                expected = [reward.explain(c, {k: v[i] for k, v in columns.items()})[0]
+                            for i, c in enumerate(completions)]
+                assert reward(completions=completions, **columns) == expected
+            if mutate and round_ == 0:  # the trainer's lists changed in place between calls
+                columns["answerable"].reverse()
+                columns["sources"].reverse()

@@ -77,7 +77,7 @@ def test_two_steps_all_rewards_logged_and_structure_survives_decoding(
     assert len(changed) >= len(before) // 2
     tags = tensorboard_tags(tmp_path / "out")
     assert {f"train/rewards/{name}/mean" for name in REWARDS} <= tags
-    assert {"train/format/clean", "train/language/answer_match"} <= tags
+    assert {"train/format/clean", "train/language/answer_match", "train/citation/internal_error_rate"} <= tags
     assert any(tag.startswith("train/citation/") for tag in tags)
 
 
@@ -92,12 +92,16 @@ def test_gated_rewards_optimise_the_weighted_mean_and_log_every_component(
                                                    gate_rewards="true", max_steps=1)),
                        rollout_func=forced_rollout(good, tokenizer))
 
-    assert trainer.args.reward_weights == [1.0] + [0.0] * len(REWARDS)
+    assert trainer.args.reward_weights == [1.0]  # one reward function, scored once
     (entry,) = [e for e in trainer.state.log_history if "rewards/weighted/mean" in e]
     # half of each group is the oracle (weighted 1.0), half "No idea." (format < 0.5 gates citation)
     assert 0.4 <= entry["rewards/weighted/mean"] <= 0.65
-    assert {f"rewards/{name}/mean" for name in REWARDS} <= set(entry)
-    assert any(key.startswith("weighted/citation/") for key in logged_keys(trainer))
+    assert {f"weighted/{name}" for name in REWARDS} <= set(entry)  # each component's mean
+    assert 0.45 <= entry["weighted/format"] <= 0.55
+    keys = logged_keys(trainer)
+    assert any(key.startswith("weighted/citation/") for key in keys)
+    assert {f"{name}/internal_error_rate" for name in ("weighted", *REWARDS)} <= keys
+    assert set(REWARDS) <= set(trainer._logs["extra"])  # a completions-table column each
 
 
 @pytest.mark.slow

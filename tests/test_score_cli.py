@@ -86,3 +86,30 @@ def test_console_script(input_file, tmp_path):
                              "--rewards", "format,language"], capture_output=True, text=True)
     assert result.returncode == 1 and "language" in result.stdout
     assert len(out.read_text().splitlines()) == 4
+
+
+def test_workers_give_the_same_output_in_input_order(tmp_path, hotpot_rows, capsys):
+    """Several chunks (CHUNK_LINES each) across three processes, bad lines among them."""
+    from pleias_rl.rewards.cli import CHUNK_LINES
+
+    lines = []
+    for index, row in enumerate(hotpot_rows * 4):
+        completion = completion_for(row)
+        lines.append(json.dumps(dict(row, id=f"r{index}", completion=completion[:len(completion) - index % 50])))
+        if index % 97 == 0:
+            lines.append('{"query": "q\\udc80", "sources": []}')
+    assert len(lines) > 3 * CHUNK_LINES
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs, errors = [], []
+    for workers in ("1", "3"):
+        out = tmp_path / f"out{workers}.jsonl"
+        assert main([str(path), "-o", str(out), "--workers", workers]) == 1
+        outputs.append(out.read_bytes())
+        errors.append(capsys.readouterr())
+    assert outputs[0] == outputs[1] and errors[0] == errors[1]
+    assert [json.loads(line)["id"] for line in outputs[1].splitlines()] == [f"r{n}" for n in range(400)]
+    assert errors[1].err.count("lone surrogate U+DC80") == 5
+    with pytest.raises(SystemExit) as usage:
+        main([str(path), "--workers", "0"])
+    assert usage.value.code == 2 and "--workers: must be at least 1, got 0" in capsys.readouterr().err
