@@ -252,10 +252,12 @@ def find_whole(text: str, needle: str, start: int = 0) -> int:
     (2, -1)
     """
     first = found = text.find(needle, start)
+    if first < 0 or not cuts_word(text, first, first + len(needle)):
+        return first  # the common case: not found, or found on word boundaries
     for _ in range(MAX_OCCURRENCES):
+        found = text.find(needle, found + 1)
         if found < 0 or not cuts_word(text, found, found + len(needle)):
             break
-        found = text.find(needle, found + 1)
     return found if found >= 0 else first
 
 

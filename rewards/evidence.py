@@ -188,15 +188,18 @@ def cuts_number(text: str, start: int, end: int) -> bool:
     >>> cuts_number(text, 11, 12), cuts_number(text, 47, 52)
     (True, False)
     """
-    def inside(cut: int) -> bool:
-        if not 0 < cut < len(text):
-            return False
-        left, right = text[cut - 1], text[cut]
-        if left.isdigit() and right.isdigit():
-            return True
-        return (left in ".," and right.isdigit() and cut >= 2 and text[cut - 2].isdigit()) or (
-            right in ".," and left.isdigit() and cut + 1 < len(text) and text[cut + 1].isdigit())
-    return inside(start) or inside(end)
+    return _inside_number(text, start) or _inside_number(text, end)
+
+
+def _inside_number(text: str, cut: int) -> bool:
+    """True when ``cut`` lies between two digits, or between a digit and a separator (``.`` or
+    ``,``) followed or preceded by another digit."""
+    if not 0 < cut < len(text):
+        return False
+    left, right = text[cut - 1], text[cut]
+    if right.isdigit():
+        return left.isdigit() or (left in ".," and cut >= 2 and text[cut - 2].isdigit())
+    return left.isdigit() and right in ".," and cut + 1 < len(text) and text[cut + 1].isdigit()
 
 
 def _count_numbers(text: str) -> Counter[str]:
@@ -206,6 +209,10 @@ def _count_numbers(text: str) -> Counter[str]:
 def _names(text: str) -> list[str]:
     """The folded words (as :func:`words` splits them) written with a capital first letter that
     are not function words, in order."""
+    if text.isascii():  # folding is lower() and collapsing spaces: the same words, in their case
+        cased = (word.group() for word in _WORD.finditer(text))
+        return [name for name in (word.lower() for word in cased if word[0].isupper())
+                if name not in ANY_FUNCTION_WORD]
     normalised = normalise(text)
     original, offsets = normalised.original, normalised.offsets
     return [word.group() for word in _WORD.finditer(normalised.text)
@@ -310,11 +317,12 @@ def unspecific(quote: str, also_in_other_sources: bool, min_content: int = MIN_C
     >>> unspecific("an American actor", True), unspecific("an American actor", False)
     (True, False)
     """
-    all_words = [word for word in (piece.strip(_EDGE_MARKS) for piece in fold(quote).split()) if word]
-    content = [word for word in all_words if word not in ANY_FUNCTION_WORD]
-    if len(content) < min_content or len(content) < MIN_CONTENT_SHARE * len(all_words):
+    stripped = [piece.strip(_EDGE_MARKS) for piece in fold(quote).split()]
+    word_count = len(stripped) - stripped.count("")  # "" is no function word: counted as neither
+    content = word_count - sum(map(ANY_FUNCTION_WORD.__contains__, stripped))
+    if content < min_content or content < MIN_CONTENT_SHARE * word_count:
         return True
-    return also_in_other_sources and len(all_words) < GENERIC_MAX_WORDS
+    return also_in_other_sources and word_count < GENERIC_MAX_WORDS
 
 
 @lru_cache(maxsize=512)
@@ -388,8 +396,9 @@ def elision_flaw(source: str, spans: Sequence[tuple[int, int]]) -> str | None:
     >>> elision_flaw(source, [(0, 55), (56, 77)]), elision_flaw(source, [(4, 40)])
     (None, None)
     """
-    if any(cuts_word(source, start, end) for start, end in spans):
-        return "cut_word"
+    for start, end in spans:
+        if cuts_word(source, start, end):
+            return "cut_word"
     before = word_before(source, spans[0][0]) if spans else None
     if before is not None and _is_meaning_word(before):
         return "meaning_elided"
