@@ -131,7 +131,7 @@ def honest_cases(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> Iterator[C
     """Honest answers that must keep full credit: ``(kind, completion, row)``.
 
     >>> sorted({kind for kind, _, _ in honest_cases(shipped_rows(1))})
-    ['foreign_quote', 'short_answer', 'supporting_sentence', 'translated_answer']
+    ['foreign_quote', 'oracle_reworded', 'short_answer', 'supporting_sentence', 'translated_answer']
     """
     rng = random.Random(seed)
     fixture = _fixture()
@@ -142,6 +142,8 @@ def honest_cases(rows: Sequence[Mapping[str, Any]], seed: int = 0) -> Iterator[C
         for sentence in sentences[:2]:
             yield "supporting_sentence", completion_with_answer(row, sentence.strip(), quote), row
         yield "short_answer", completion_with_answer(row, f"The answer is {gold}.", quote), row
+        yield ("oracle_reworded", completion_with_answer(  # few content words: "Source" leans French
+            row, f"It is {gold}. Source 1 supports this. Source 2 confirms it.", quote), row)
         yield ("foreign_quote", completion_with_answer(
             row, f"The sources say that the answer is {gold}.", rng.choice(quotes_elsewhere)), row)
         code = rng.choice([code for code in fixture if not code.startswith("_")])

@@ -30,8 +30,10 @@ def _pyplot() -> Any:
 
 
 def grouped_bars(path: str | Path, categories: Sequence[str],
-                 series: Mapping[str, Sequence[float | None]], title: str) -> Path:
-    """Save a grouped bar chart: one group per category, one bar per series (``None`` = no bar).
+                 series: Mapping[str, Sequence[float | None]], title: str,
+                 errors: Mapping[str, Sequence[tuple[float, float] | None]] | None = None) -> Path:
+    """Save a grouped bar chart: one group per category, one bar per series (``None`` = no bar);
+    ``errors`` gives each bar's ``(low, high)`` interval, drawn as an error bar.
 
     >>> import tempfile, os
     >>> path = grouped_bars(os.path.join(tempfile.mkdtemp(), "b.png"), ["en", "fr"],
@@ -47,11 +49,70 @@ def grouped_bars(path: str | Path, categories: Sequence[str],
     for index, (label, values) in enumerate(series.items()):
         positions = [c + (index - (len(series) - 1) / 2) * width for c in range(len(categories))]
         heights = [math.nan if v is None else v for v in values]
-        axes.bar(positions, heights, width, label=label, color=colours(index % colours.N))
+        axes.bar(positions, heights, width, label=label, color=colours(index % colours.N),
+                 yerr=_error_bars(heights, (errors or {}).get(label)), capsize=2)
     axes.set_xticks(range(len(categories)), categories, rotation=20 if len(categories) > 6 else 0)
     axes.set_ylim(0, 1.05)
     axes.set_title(title)
     axes.legend(fontsize="small", ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
+def _error_bars(heights: Sequence[float],
+                intervals: Sequence[tuple[float, float] | None] | None) -> list[list[float]] | None:
+    """Matplotlib's ``yerr`` (distances below and above each bar) from ``(low, high)`` bounds.
+
+    >>> _error_bars([0.5, math.nan], [(0.4, 0.7), None])
+    [[0.09999999999999998, 0.0], [0.19999999999999996, 0.0]]
+    """
+    if intervals is None:
+        return None
+    below = [0.0 if bound is None or math.isnan(h) else h - bound[0] for h, bound in zip(heights, intervals)]
+    above = [0.0 if bound is None or math.isnan(h) else bound[1] - h for h, bound in zip(heights, intervals)]
+    return [below, above]
+
+
+def interval_bars(path: str | Path, comparison: Any) -> Path:
+    """Bars of each stage's reward means with their 95% intervals as error bars (a
+    :class:`pleias_rl.evaluation.stages.StageComparison`).
+
+    >>> import tempfile, os
+    >>> from pleias_rl.evaluation.stages import compare_stages
+    >>> comparison = compare_stages({s: [{"id": "1", "rewards": {"format": v}}] for s, v in (("a", 0.2), ("b", 0.9))})
+    >>> interval_bars(os.path.join(tempfile.mkdtemp(), "r.png"), comparison).stat().st_size > 1000
+    True
+    """
+    names = list(dict.fromkeys(name for result in comparison.stages for name in result.names))
+    means = {result.stage: [_mean_of(result.means.get(name)) for name in names] for result in comparison.stages}
+    bounds = {result.stage: [None if result.means.get(name) is None else
+                             (result.means[name].low, result.means[name].high) for name in names]
+              for result in comparison.stages}
+    return grouped_bars(path, names, means, f"Reward means, 95% intervals (n = {comparison.n})", bounds)
+
+
+def _mean_of(interval: Any) -> float | None:
+    return None if interval is None else interval.mean
+
+
+def step_curves(path: str | Path, steps: Sequence[int], series: Mapping[str, Sequence[float | None]],
+                title: str) -> Path:
+    """Save a line plot of per-step values (one line per series; ``None`` = no point).
+
+    >>> import tempfile, os
+    >>> step_curves(os.path.join(tempfile.mkdtemp(), "c.png"), [1, 2, 3],
+    ...             {"citation": [0.1, 0.2, None]}, "GRPO").stat().st_size > 1000
+    True
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for label, values in series.items():
+        axes.plot(steps, [math.nan if v is None else v for v in values], marker=".", label=label)
+    axes.set_xlabel("step")
+    axes.set_title(title)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -30,14 +30,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "data": ("pleias_rl.data.cli", "build and inspect RAG datasets (data build, data stats)"),
     "critique": ("pleias_rl.critics.cli", "run the critic loop and write corrective training data"),
     "eval": ("pleias_rl.evaluation.cli", "evaluate a model or a generations file"),
-    "quickstart": ("pleias_rl.rl.quickstart", "the embedded-default pipeline: SFT, GRPO, before/after table"),
+    "quickstart": ("pleias_rl.pipeline", "the embedded-default pipeline: SFT, critic round, GRPO, results with intervals"),
     "sft": ("pleias_rl.rl.sft", "supervised fine-tuning from a recipe (one process)"),
     "grpo": ("pleias_rl.rl.grpo", "GRPO training from a recipe (one process; accelerate launch -m for more)"),
 }
 
 TRAIN_EXTRA_MODULES: frozenset[str] = frozenset({
     "torch", "transformers", "trl", "peft", "accelerate", "datasets", "gguf", "matplotlib", "tqdm",
-    "safetensors", "tokenizers", "huggingface_hub", "openai", "httpx"})
+    "safetensors", "tokenizers", "huggingface_hub", "openai", "httpx", "httpx2"})
 """Top-level modules that only the ``[train]`` extra installs."""
 
 

@@ -57,7 +57,12 @@ MAX_VOWELLESS_SHARE = 0.2
 """More than this share of lower-case words without a vowel (two at least) is consonant gibberish."""
 
 PADDING_MIN_LETTERS = 30
-"""Content words with fewer letters than this are judged by :data:`PADDING_CONFIDENT` alone."""
+"""Content words with fewer letters than this are judged by :data:`PADDING_CONFIDENT` alone;
+with fewer than twice as many, another language must also be :data:`PADDING_LIKELY` (a short
+honest answer's few content words, "spirit Source supports Source confirms", lean French at 0.27)."""
+
+PADDING_LIKELY = 0.4
+"""The least probability of another language's label that makes 30 to 59 content letters padded."""
 
 PADDING_CONFIDENT = 0.8
 """Content words ranked first in another language with at least this probability are padded,
@@ -145,12 +150,16 @@ def padding_check(prose: str, expected: str) -> str:
     'padded:cy'
     >>> padding_check("The city was founded by merchants who settled near the harbour.", "en")
     'ok'
+    >>> padding_check("It is a spirit. Source 10 supports this. Source 6 confirms it.", "en")
+    'ok'
     """
     content = content_words(words(prose), expected)
     scores = language_scores(" ".join(content))
     if scores is None or scores.top == expected or scores.top_share >= PADDING_CONFIDENT:
         return OK if scores is None or scores.top == expected else f"padded:{scores.top}"
-    closer_to_another = scores.best != expected and sum(map(len, content)) >= PADDING_MIN_LETTERS
+    letters = sum(map(len, content))
+    closer_to_another = scores.best != expected and letters >= PADDING_MIN_LETTERS and (
+        letters >= 2 * PADDING_MIN_LETTERS or scores.top_share >= PADDING_LIKELY)
     return f"padded:{scores.top}" if closer_to_another else OK
 
 

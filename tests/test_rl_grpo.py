@@ -232,3 +232,20 @@ def test_reward_weights_follow_the_spec_and_bad_counts_fail(tiny_model_dir: Path
     training.reward_weights = [1.0]
     with pytest.raises(ValueError, match="reward_weights has 1 values for 6 rewards"):
         grpo.build_reward_funcs(script, training, None)
+
+
+@pytest.mark.slow
+def test_accelerate_launch_of_the_installed_module_with_a_shipped_recipe_name(
+        tiny_model_dir: Path, rl_jsonl: Path, tmp_path: Path) -> None:
+    """``accelerate launch -m pleias_rl.rl.grpo --config grpo/smoke`` from outside the checkout:
+    the module and the recipe are found through the installed package, not the working directory."""
+    out = tmp_path / "out"
+    args = ["--config", "grpo/smoke", *overrides(model_name_or_path=tiny_model_dir, dataset_name=rl_jsonl,
+                                                 output_dir=out, build_tiny_model="false", max_steps=1)]
+    launched = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu",
+         "-m", "pleias_rl.rl.grpo", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert (out / "model.safetensors").is_file()
