@@ -120,10 +120,32 @@ def report(scores: Scores) -> str:
                          f"{max(values):>8.3f}")
         else:
             lines.append(f"{name:<26}{0:>5}{'(no example)':>24}")
-    lines += ["", f"{'target':<30}{'measured':>10}  {'wanted':<24}ok"]
-    for what, value, text, met in targets(scores):
-        lines.append(f"{what:<30}{value:>10.3f}  {text:<24}{'yes' if met else 'NO'}")
-    return "\n".join(lines)
+    return "\n".join(lines + [""] + target_lines(targets(scores)))
+
+
+def target_lines(rows: Sequence[tuple[str, float, str, bool]], width: int = 30) -> list[str]:
+    """The target table: a header, then one line per ``(what, measured, wanted, met)``.
+
+    >>> target_lines([("honest mean", 1.0, ">= 0.95", True)])[1].split()
+    ['honest', 'mean', '1.000', '>=', '0.95', 'yes']
+    """
+    lines = [f"{'target':<{width}}{'measured':>10}  {'wanted':<24}ok"]
+    for what, value, wanted, met in rows:
+        lines.append(f"{what:<{width}}{value:>10.3f}  {wanted:<24}{'yes' if met else 'NO'}")
+    return lines
+
+
+def print_verdict(rows: Sequence[tuple[str, float, str, bool]]) -> int:
+    """Print whether every target is met (or which are missed); the exit status, 1 on a miss.
+
+    >>> print_verdict([("honest mean", 0.5, ">= 0.95", False)])
+    <BLANKLINE>
+    MISSED: honest mean
+    1
+    """
+    missed = [what for what, _, _, met in rows if not met]
+    print("\nall targets met" if not missed else f"\nMISSED: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = score_cases(rows, args.seed)
     print(f"citation reward on {len(rows)} real HotpotQA records ({SAMPLE.name})\n")
     print(report(scores))
-    missed = [what for what, _, _, met in targets(scores) if not met]
-    print("\nall targets met" if not missed else f"\nMISSED: {', '.join(missed)}")
-    return 1 if missed else 0
+    return print_verdict(targets(scores))
 
 
 if __name__ == "__main__":

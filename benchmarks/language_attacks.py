@@ -23,7 +23,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Iterator, Mapping, Sequence
 
-from pleias_rl.data.format import format_ref, render_completion
+from pleias_rl.data.format import format_ref, neutralise, render_completion
 from pleias_rl.data.language import FUNCTION_WORDS, language_name
 from pleias_rl.data.schema import source_texts
 from pleias_rl.rewards.language import expected_language, language_reward
@@ -61,7 +61,7 @@ def completion_with_answer(row: Mapping[str, Any], prose: str, quote: str | None
     """
     expected = expected_language(row)[0] or "en"
     body = prose.rstrip(".!?。")
-    ref = format_ref(1, quote) if quote else ""
+    ref = format_ref(1, neutralise(quote)) if quote else ""
     return render_completion(language=language_name(expected) or "English", query_report="Trivial",
                              query_analysis="The query asks for one fact.",
                              answer=body + ref + prose[len(body):])

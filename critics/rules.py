@@ -11,7 +11,9 @@ Repaired where a rule can do it exactly:
   (widened to whole words; a quote too far from anything in the source is dropped);
 - a wrong source (or an invalid id) whose quote another source holds: the ref is re-pointed;
 - a quote from the query, a duplicate, a fabricated quote: the ref is dropped;
-- a too-short quote: widened to its sentence; a source dump: cut to the sentence of the source
+- a too-short, unspecific or tiny quote, or a bad elision (stitched sentences, a short gap, a
+  left-out negation or number): the whole sentence of its longest fragment; a quote cut inside a
+  word, or a fuzzy one changing a negation or a name: the true words of the source; a source dump: cut to the sentence of the source
   closest to the claim; out-of-order fragments: put back in source order;
 - format faults and a wrong language line: the completion is rebuilt with
   :func:`pleias_rl.data.format.render_completion` from its own sections (a full path missing its middle
@@ -39,6 +41,7 @@ from pleias_rl.critics.base import Critic, Issue, Verdict
 from pleias_rl.rewards.align import Alignment
 from pleias_rl.rewards.base import ScoredCompletion
 from pleias_rl.rewards.citation import CitationReward, CitationSettings, JudgedRef
+from pleias_rl.rewards.evidence import cuts_number, elision_flaw
 from pleias_rl.rewards.format import FormatReward
 from pleias_rl.rewards.gold import AnswerReward, RefusalReward, is_refusal
 from pleias_rl.rewards.language import LanguageReward, expected_language
@@ -49,9 +52,15 @@ REF_VERDICT_KINDS: dict[str, str] = {
     "wrong_source": "wrong_source", "number_changed": "number_changed",
     "query_quote": "query_quote", "too_short": "quote_shape", "source_dump": "quote_shape",
     "duplicate": "quote_shape", "out_of_order": "quote_shape", "invalid_id": "invalid_ref",
-    "unclosed": "invalid_ref",
+    "unclosed": "invalid_ref", "stitched": "misquote", "short_elision": "misquote",
+    "meaning_elided": "misquote", "cut_word": "misquote", "negation_changed": "misquote",
+    "name_changed": "misquote", "unspecific": "quote_shape", "tiny_refs": "quote_shape",
 }
 """Citation-reward ref verdict -> failure kind (``exact`` and ``elided`` are fine)."""
+
+WHOLE_SENTENCE_VERDICTS = frozenset({"too_short", "stitched", "short_elision", "meaning_elided",
+                                     "unspecific", "tiny_refs"})
+"""Verdicts repaired by quoting the whole sentence of the (longest) aligned fragment."""
 
 MIN_REALIGN_SCORE = 0.6
 """A misquote is replaced by its aligned source span only when the alignment scores this much."""
@@ -271,11 +280,12 @@ def repair_ref(ref: JudgedRef, sources: list[str]) -> RefFix:
     if alignment is None or alignment.span is None or alignment.score < MIN_REALIGN_SCORE:
         return RefFix("drop")
     span = alignment.span
-    if verdict == "too_short" and alignment.elided:  # keep the sentence of the longest fragment
+    whole_sentence = verdict in WHOLE_SENTENCE_VERDICTS
+    if whole_sentence and alignment.elided:  # keep the sentence of the longest fragment
         located = [f for f in alignment.fragments if f.span is not None]
         span = max(located, key=lambda f: len(f.text) * f.similarity).span if located else span
     start, end = word_bounds(source, span)
-    if verdict == "too_short" or len(_WORD.findall(source[start:end])) < 3:
+    if whole_sentence or len(_WORD.findall(source[start:end])) < 3 or elision_flaw(source, [(start, end)]):
         start, end = sentence_bounds(source, (start, end))
     return _replacement(source[start:end], citation.claim)
 
@@ -306,16 +316,16 @@ def drop_duplicate_repairs(citations: list[Citation], fixes: dict[int, RefFix]) 
 
 
 def word_bounds(text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """Widen a span to whole words (never cutting a word or a number).
+    """Widen a span to whole words (never cutting a word or a number, separators included).
 
-    >>> text = "It runs between Shotwick and Helsby."
-    >>> text[slice(*word_bounds(text, (10, 19)))]
-    'between Shotwick'
+    >>> text = "It runs between Shotwick and Helsby, 1,500 km."
+    >>> text[slice(*word_bounds(text, (10, 19)))], text[slice(*word_bounds(text, (39, 45)))]
+    ('between Shotwick', '1,500 km')
     """
     start, end = span
-    while start > 0 and text[start - 1].isalnum():
+    while start > 0 and (text[start - 1].isalnum() or cuts_number(text, start, start)):
         start -= 1
-    while end < len(text) and text[end].isalnum():
+    while end < len(text) and (text[end].isalnum() or cuts_number(text, end, end)):
         end += 1
     return start, end
 
@@ -347,15 +357,25 @@ def sentence_closest_to(claim: str, source: str) -> str:
 
 
 def fragments_in_source_order(alignment: Alignment, source: str) -> str:
-    """Re-join the aligned fragments of an elided quote in the order they occur in the source.
+    """Re-join the aligned fragments of an elided quote in the order they occur in the source;
+    fragments whose gap would not be an honest elision (:func:`pleias_rl.rewards.evidence.elision_flaw`)
+    are joined by the source text between them.
 
     >>> from pleias_rl.rewards.align import align_quote
-    >>> source = "It runs between Shotwick and Helsby."
+    >>> source = "It runs between Shotwick and Helsby in the west of the county of Cheshire."
+    >>> fragments_in_source_order(align_quote("the county of Cheshire (…) It runs", source), source)
+    'It runs (…) the county of Cheshire'
     >>> fragments_in_source_order(align_quote("Helsby (…) It runs", source), source)
-    'It runs (…) Helsby'
+    'It runs between Shotwick and Helsby'
     """
-    located = sorted((f.span, f) for f in alignment.fragments if f.exact and f.span is not None)
-    return " (…) ".join(source[span[0]:span[1]] for span, _ in located)
+    located = sorted(f.span for f in alignment.fragments if f.exact and f.span is not None)
+    merged: list[tuple[int, int]] = []
+    for start, end in located:
+        if merged and elision_flaw(source, [merged[-1], (start, end)]) is not None:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return " (…) ".join(source[start:end] for start, end in merged)
 
 
 def repaired_answer(parsed: ParsedCompletion, fixes: Mapping[int, RefFix]) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 from pleias_rl.data.format import SPECIAL_TOKENS, strip_refs
 from pleias_rl.data.schema import ISO_LANGUAGES
+from pleias_rl.data.wordlists import FUNCTION_WORDS
 
 DETECTABLE: tuple[str, ...] = tuple(ISO_LANGUAGES)
 """ISO 639-1 codes the detector chooses among (en fr de it es pl pt la nl)."""
@@ -31,30 +32,6 @@ MIN_LETTERS = 12
 
 MAX_CHARS = 5000
 """Only the first characters of a long text are classified (bounded time)."""
-
-FUNCTION_WORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for code, words in {
-    "en": "the a an of to in on at by for from with and or but not no is are was were be been has "
-          "have had it its this that these those he she they his her their who which as than also",
-    "fr": "le la les un une des du de d l à au aux en et ou mais ne pas est sont était été a ont "
-          "il elle ils elles son sa ses leur qui que dans par pour sur avec ce cette ces se",
-    "de": "der die das den dem des ein eine einen einem einer und oder aber nicht ist sind war "
-          "waren wurde hat haben er sie es sein seine ihr ihre in im an am auf aus bei mit von "
-          "zu zum zur für als auch dass",
-    "it": "il lo la i gli le un uno una di del della dei delle a al alla in nel nella da dal con "
-          "su per e o ma non è sono era erano ha hanno che chi si suo sua suoi loro come anche",
-    "es": "el la los las un una unos unas de del a al en con por para y o pero no es son era "
-          "eran fue ha han que quien se su sus lo como también",
-    "pl": "i a w we z ze na do od o po przez dla nie jest są był była było byli to ten ta te "
-          "tego jego jej ich się że który która które jak też także",
-    "pt": "o a os as um uma uns umas de do da dos das em no na nos nas por para com e ou mas não "
-          "é são era eram foi tem têm que se seu sua seus suas como também",
-    "la": "et in ad cum de ex e a ab per non est sunt erat fuit esse qui quae quod sed ut ac atque "
-          "nec neque se sua suus eius hic haec hoc ille illa",
-    "nl": "de het een van in op aan met voor door bij uit en of maar niet is zijn was waren werd "
-          "heeft hebben hij zij ze het die dat deze dit als ook",
-}.items()}
-"""The commonest function words of each language: padding an answer with them must not make a
-foreign answer pass (:func:`content_words`)."""
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 """A word: letters, with inner apostrophes (``l'Aquila``, ``don't``)."""
@@ -187,7 +164,7 @@ def latin_letters_only(text: str) -> str:
 
 
 def content_words(text_words: list[str], language: str) -> list[str]:
-    """The words that are not function words of ``language`` (:data:`FUNCTION_WORDS`).
+    """The words that are not function words of ``language`` (:data:`pleias_rl.data.wordlists.FUNCTION_WORDS`).
 
     >>> content_words(words("The city of the dead is in the north."), "en")
     ['city', 'dead', 'north']

@@ -13,13 +13,16 @@ from typing import Any, Mapping
 
 from pleias_rl.data.format import format_ref, neutralise, render_completion
 from pleias_rl.data.schema import ISO_LANGUAGES, gold_answers, source_texts
+from pleias_rl.data.wordlists import MEANING_WORDS, NUMBER_WORDS
 
 ELISION = " (…) "
 """The marker :func:`elide_sentence` puts between kept fragments."""
 MIN_ELIDED_WORDS = 14
 """Sentences shorter than this are quoted whole even when eliding."""
 KEPT_WORDS = 5
-"""Words kept on each side of an elision."""
+"""Words kept on each side of an elision (more where a number or a qualifier sits there)."""
+MIN_GAP_WORDS = 4
+"""An elision leaves out at least this many words (else the sentence is quoted whole)."""
 
 _NOT_AFTER = "".join(rf"(?<!\b{word}[.!?])" for word in (
     "[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "Gen", "Col", "Lt", "vs", "No"))
@@ -63,17 +66,40 @@ def supporting_evidence(row: Mapping[str, Any]) -> list[tuple[int, str]]:
 
 
 def elide_sentence(sentence: str) -> str:
-    """Shorten a long sentence to its first and last words around ``(…)``.
+    """Shorten a long sentence to its first and last words around ``(…)``, honestly: a number
+    next to the kept words stays with them, and a sentence is quoted whole when the elision
+    would leave out a negation or a qualifier (:data:`pleias_rl.data.wordlists.MEANING_WORDS`),
+    fewer than :data:`MIN_GAP_WORDS` words, or a sentence end.
 
-    >>> elide_sentence("one two three four five six seven eight nine ten eleven twelve thirteen fourteen")
-    'one two three four five (…) ten eleven twelve thirteen fourteen'
+    >>> elide_sentence("Ann Lee (born 12 May 1950) is an English actress known for her roles in many films.")
+    'Ann Lee (born 12 May 1950) (…) her roles in many films.'
+    >>> elide_sentence("The jury found the contractor was not guilty of negligence on that day in May.")
+    'The jury found the contractor was not guilty of negligence on that day in May.'
     >>> elide_sentence("Too short to elide.")
     'Too short to elide.'
     """
     words = sentence.split()
-    if len(words) < MIN_ELIDED_WORDS:
+    if len(words) < MIN_ELIDED_WORDS or len(sentences(sentence)) > 1:
         return sentence
-    return " ".join(words[:KEPT_WORDS]) + ELISION + " ".join(words[-KEPT_WORDS:])
+    head, tail = KEPT_WORDS, len(words) - KEPT_WORDS
+    while head < tail and _stays_kept(words[head]):
+        head += 1
+    while tail > head and _stays_kept(words[tail - 1]):
+        tail -= 1
+    gap = [token for word in words[head:tail] for token in _TOKEN.findall(word.lower())]
+    if len(gap) < MIN_GAP_WORDS or any(token in MEANING_WORDS or token.endswith("n't") for token in gap):
+        return sentence
+    return " ".join(words[:head]) + ELISION + " ".join(words[tail:])
+
+
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def _stays_kept(word: str) -> bool:
+    """A word next to an elision that stays with the kept words: punctuation or a number."""
+    tokens = _TOKEN.findall(word.lower())
+    return not tokens or any(token in NUMBER_WORDS or any(c.isdigit() for c in token)
+                             for token in tokens[:1] + tokens[-1:])
 
 
 def oracle_completion(row: Mapping[str, Any], *, trivial: bool = True, elide: bool = False,

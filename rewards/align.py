@@ -19,6 +19,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from pleias_rl.data.format import ELISION_MARKERS
+from pleias_rl.rewards.evidence import cuts_number, cuts_word
 from pleias_rl.rewards.text import NormalisedText, fold, normalise
 
 MAX_FUZZY_QUOTE_CHARS = 1000
@@ -33,11 +34,13 @@ MAX_SW_SOURCE_WORDS = 2000
 ELISION = re.compile("|".join(re.escape(marker)
                               for marker in sorted(ELISION_MARKERS, key=len, reverse=True)))
 """Any elision marker, longest first (a quote is split at its matches)."""
-NUMBER_SLACK = 5.0
+NUMBER_SLACK = 10.0
 """Number window slack, as a share of the quote length per unit of dissimilarity (capped at 1)."""
 WRAPPING_QUOTES = "\"\u201c\u201d\u201e\u201f\u00ab\u00bb"
 """Double quotation marks stripped from both ends of a fragment."""
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+MAX_OCCURRENCES = 64
+"""Occurrences of a fragment tried in search of one on word boundaries (:func:`find_whole`)."""
 
 
 class Fragment(NamedTuple):
@@ -131,11 +134,11 @@ def align_fragments(fragments: list[str], source: str, min_similarity: float = 0
     source_text = normalise(source)
     if len(fragments) == 1:
         needle = fold(fragments[0])
-        found = source_text.text.find(needle)
+        found = find_whole(source_text.text, needle)
         if found >= 0:  # the common case, kept cheap
             window = (found, found + len(needle))
             span = source_text.original_span(*window)
-            cut = (needle,) if _cuts_number(source_text.text, window) else ()
+            cut = (needle,) if cuts_number(source_text.text, *window) else ()
             return Alignment(1.0, True, True, span, source[span[0]:span[1]],
                              (Fragment(fragments[0], 1.0, True, span, True),), cut)
     aligned: list[Fragment] = []
@@ -148,18 +151,41 @@ def align_fragments(fragments: list[str], source: str, min_similarity: float = 0
             windows.append(window)
             if fragment.in_order:
                 cursor = window[1]
+    if len(windows) == len(aligned) and all(f.exact and f.in_order for f in aligned):
+        _tighten(aligned, windows, source_text)
     return _combine(aligned, windows, source_text)
+
+
+def _tighten(fragments: list[Fragment], windows: list[tuple[int, int]],
+             source: NormalisedText) -> None:
+    """Move each exact fragment but the last to its last whole-word occurrence before the next
+    fragment (in place): a phrase the source repeats is quoted from next to what follows it.
+
+    >>> text = normalise("In Kur, a demon. It roams. In Kur, it rules.")
+    >>> fragments = [Fragment("In Kur,", 1.0, True, (0, 7), True), Fragment("it rules.", 1.0, True, (35, 44), True)]
+    >>> windows = [(0, 7), (35, 44)]; _tighten(fragments, windows, text); windows
+    [(27, 34), (35, 44)]
+    """
+    for index in range(len(windows) - 2, -1, -1):
+        needle = fold(fragments[index].text)
+        first, limit = windows[index][0], windows[index + 1][0]
+        found = source.text.rfind(needle, first + 1, limit)
+        while found > first and cuts_word(source.text, found, found + len(needle)):
+            found = source.text.rfind(needle, first + 1, found + len(needle) - 1)
+        if found > first:
+            windows[index] = (found, found + len(needle))
+            fragments[index] = fragments[index]._replace(span=source.original_span(*windows[index]))
 
 
 def _align_fragment(piece: str, source: NormalisedText, cursor: int,
                     min_similarity: float) -> tuple[Fragment, tuple[int, int] | None]:
     """Align one fragment at or after ``cursor`` in the normalised source."""
     needle = fold(piece)
-    found = source.text.find(needle, cursor)
+    found = find_whole(source.text, needle, cursor)
     if found >= 0:
         window = (found, found + len(needle))
         return Fragment(piece, 1.0, True, source.original_span(*window), True), window
-    earlier = source.text.find(needle) if cursor else -1
+    earlier = find_whole(source.text, needle) if cursor else -1
     if earlier >= 0:
         window = (earlier, earlier + len(needle))
         return Fragment(piece, 1.0, True, source.original_span(*window), False), window
@@ -203,7 +229,7 @@ def _number_mismatches(fragments: list[Fragment], windows: list[tuple[int, int]]
     in place, a reworded one may take a number from a little further away.
     """
     if exact:
-        return tuple(source.text[w[0]:w[1]] for w in windows if _cuts_number(source.text, w))
+        return tuple(source.text[w[0]:w[1]] for w in windows if cuts_number(source.text, *w))
     quoted = [number for fragment in fragments for number in _NUMBER.findall(fold(fragment.text))]
     if not quoted:
         return ()
@@ -216,11 +242,23 @@ def _number_mismatches(fragments: list[Fragment], windows: list[tuple[int, int]]
     return tuple(_with_word(number, fragments) for number in missing)
 
 
-def _cuts_number(text: str, window: tuple[int, int]) -> bool:
-    """True when an exact match starts or ends inside a run of digits."""
-    start, end = window
-    return (0 < start < len(text) and text[start - 1].isdigit() and text[start].isdigit()) or (
-        0 < end < len(text) and text[end - 1].isdigit() and text[end].isdigit())
+def find_whole(text: str, needle: str, start: int = 0) -> int:
+    """Where ``needle`` first occurs in ``text`` from ``start`` on word boundaries, else where
+    it first occurs at all (a cut the citation reward then judges), else -1.
+
+    >>> find_whole("unhappy with the road, happy with the road", "happy with the road")
+    23
+    >>> find_whole("unhappy with the road", "happy with the road"), find_whole("a b", "c")
+    (2, -1)
+    """
+    first = found = text.find(needle, start)
+    if first < 0 or not cuts_word(text, first, first + len(needle)):
+        return first  # the common case: not found, or found on word boundaries
+    for _ in range(MAX_OCCURRENCES):
+        found = text.find(needle, found + 1)
+        if found < 0 or not cuts_word(text, found, found + len(needle)):
+            break
+    return found if found >= 0 else first
 
 
 def _with_word(number: str, fragments: list[Fragment]) -> str:

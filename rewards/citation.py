@@ -14,6 +14,14 @@ Each ``<ref>`` gets a verdict and a score in [0, 1] (:data:`VERDICTS`):
   ``number_changed`` (a number of the quote is not in the aligned source window),
   ``query_quote`` (copied from the query, not the source), ``wrong_source`` (the quote is in
   another source, listed in ``found_in``).
+- Not evidence (checks of :mod:`pleias_rl.rewards.evidence`, 0 unless said): ``stitched`` (an
+  elision joins pieces of different sentences), ``short_elision`` (an elision inside a sentence
+  leaves out under four words), ``meaning_elided`` (it leaves out a negation, a number or a
+  narrowing word, or the quote starts right after one), ``cut_word`` (a fragment starts or ends
+  inside a word), ``negation_changed`` / ``name_changed`` (a fuzzy quote drops or adds a
+  negation, changes or reorders a name), ``unspecific`` (too few content words, or a short quote
+  that other sources hold too: 0.1), ``tiny_refs`` (an answer of more than two refs under five
+  words: each scores 0.25). A fuzzy quote that drops or adds a content word is a ``paraphrase``.
 
 The completion scores the MINIMUM over its refs: citing more can never raise the score, and
 one bad quote (every penalised verdict scores <= 0.5) caps the completion however many honest
@@ -48,12 +56,16 @@ from pleias_rl.data.targets import SENTENCE_BREAK
 from pleias_rl.rewards.align import (Alignment, align_fragments, fast_smith_waterman, smith_waterman,
                            split_fragments, word_end, word_start)
 from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
+from pleias_rl.rewards.evidence import (GENERIC_MAX_WORDS, MAX_TINY_REFS, MIN_CONTENT_WORDS, elision_flaw,
+                                        meaning_changed, query_copied, said_elsewhere, tiny_refs,
+                                        unspecific, words_changed)
 from pleias_rl.rewards.text import FoldedSources, fold, fold_sources, normalise
 
 VERDICTS: tuple[str, ...] = (
     "exact", "elided", "fuzzy", "paraphrase", "fabricated", "wrong_source", "query_quote",
     "number_changed", "too_short", "source_dump", "duplicate", "invalid_id", "unclosed",
-    "out_of_order",
+    "out_of_order", "stitched", "short_elision", "meaning_elided", "cut_word", "negation_changed",
+    "name_changed", "unspecific", "tiny_refs",
 )
 """Every per-ref verdict, best first."""
 
@@ -85,6 +97,8 @@ class CitationSettings:
     source_dump_score: float = 0.25
     fuzzy_floor: float = 0.7
     paraphrase_ceiling: float = 0.5
+    unspecific_score: float = 0.1
+    tiny_ref_score: float = 0.25
     exact_sw: bool = False
     """RAG-Eval ``sw_score`` of inexact quotes: pure-Python Smith-Waterman (slow, Pleias'
     exact figure) instead of :func:`pleias_rl.rewards.align.fast_smith_waterman` (a close lower bound)."""
@@ -283,8 +297,19 @@ class CitationReward(Reward):
                 if len(examined) < MAX_EXAMINED_QUOTES:
                     examined[citation.quote, citation.source_id] = found
             refs.append(self._judge(index, citation, found, seen_quotes, seen_raw))
+        refs = self._penalise_tiny_refs(refs)
         metrics, rag_eval = _summaries(refs)
         return CitationJudgement(min(ref.score for ref in refs), tuple(refs), metrics, rag_eval)
+
+    def _penalise_tiny_refs(self, refs: list[JudgedRef]) -> list[JudgedRef]:
+        """The refs, those :func:`pleias_rl.rewards.evidence.tiny_refs` flags among the honest
+        ones judged ``tiny_refs`` instead (an answer stitched from many tiny quotes)."""
+        if len(refs) <= MAX_TINY_REFS:
+            return refs
+        flags = tiny_refs([len(ref.citation.quote.split()) for ref in refs])
+        ceiling = self.settings.tiny_ref_score
+        return [ref._replace(verdict="tiny_refs", score=min(ref.score, ceiling))
+                if tiny and ref.verdict in HONEST_VERDICTS else ref for ref, tiny in zip(refs, flags)]
 
     def _judge(self, index: int, citation: Citation, examined: _Examined,
                seen_quotes: set[str], seen_raw: set[str]) -> JudgedRef:
@@ -343,13 +368,23 @@ class CitationReward(Reward):
         if alignment.exact:
             if alignment.number_mismatches:
                 return "number_changed", 0.0
+            flaw = elision_flaw(source, [f.span for f in alignment.fragments if f.span is not None])
+            if flaw is not None:
+                return flaw, 0.0
+            elsewhere = bool(found_in) or (sum(words) < GENERIC_MAX_WORDS
+                                           and said_elsewhere(quote, context.sources, source))
+            if unspecific(quote, elsewhere, min(settings.min_quote_words, MIN_CONTENT_WORDS)):
+                return "unspecific", settings.unspecific_score
             if self._dumped(quote, sum(words), alignment, source):
                 return "source_dump", settings.source_dump_score
             return ("elided" if alignment.elided else "exact"), 1.0
-        return self._inexact_verdict(key, alignment, found_in, context)
+        if alignment.score >= settings.fuzzy_threshold and self._dumped(
+                quote, sum(words), alignment, source):
+            return "source_dump", settings.source_dump_score  # a near-exact dump
+        return self._inexact_verdict(quote, key, source, alignment, found_in, context)
 
-    def _inexact_verdict(self, key: str, alignment: Alignment, found_in: list[int],
-                         context: _Context) -> tuple[str, float]:
+    def _inexact_verdict(self, quote: str, key: str, source: str, alignment: Alignment,
+                         found_in: list[int], context: _Context) -> tuple[str, float]:
         settings = self.settings
         similarity = alignment.score
         if found_in and similarity < settings.fuzzy_threshold:
@@ -357,11 +392,18 @@ class CitationReward(Reward):
         if context.folded_query and _may_reach(key, context.folded_query, settings.query_threshold):
             from_query = fuzz.partial_ratio(key, context.folded_query,
                                             score_cutoff=100 * settings.query_threshold) / 100
-            if from_query >= settings.query_threshold and from_query > similarity:
+            if (from_query >= settings.query_threshold and from_query > similarity
+                    and query_copied(quote, source, context.folded_query)):
                 return "query_quote", 0.0
         if alignment.number_mismatches and similarity >= settings.paraphrase_threshold:
             return "number_changed", 0.0
         if similarity >= settings.fuzzy_threshold:
+            window = aligned_words(alignment, source)
+            changed = meaning_changed(quote, window)
+            if changed is not None:
+                return changed, 0.0
+            if words_changed(quote, window):
+                return "paraphrase", settings.paraphrase_ceiling
             gained = (similarity - settings.fuzzy_threshold) / (1 - settings.fuzzy_threshold)
             return "fuzzy", settings.fuzzy_floor + (1 - settings.fuzzy_floor) * gained
         if similarity >= settings.paraphrase_threshold:
@@ -383,7 +425,28 @@ class CitationReward(Reward):
         span = alignment.span
         if span is None or span[1] - span[0] < self.settings.dump_coverage * len(source.strip()):
             return False
-        return len(SENTENCE_BREAK.findall(quote)) + 1 >= self.settings.dump_min_sentences
+        breaks = len(SENTENCE_BREAK.findall(quote if alignment.exact else alignment.text))
+        return breaks + 1 >= self.settings.dump_min_sentences
+
+
+CONTEXT_WORDS = 3
+"""Source words kept on each side of a fuzzy window (:func:`aligned_words`)."""
+
+
+def aligned_words(alignment: Alignment, source: str) -> str:
+    """The source text each aligned fragment covers, widened to whole words and
+    :data:`CONTEXT_WORDS` more on each side, joined by spaces.
+
+    >>> source = "The A5117 is a road in Cheshire. It runs between Shotwick and Helsby."
+    >>> aligned_words(align.align_quote("runs betwen Shotwik", source), source)
+    'in Cheshire. It runs between Shotwick and Helsby.'
+    """
+    def widened(span: tuple[int, int]) -> str:
+        start, end = word_start(source, span[0]), word_end(source, span[1])
+        before = source[:start].split()[-CONTEXT_WORDS:]
+        after = source[end:].split()[:CONTEXT_WORDS]
+        return " ".join(before + [source[start:end]] + after)
+    return " ".join(widened(fragment.span) for fragment in alignment.fragments if fragment.span is not None)
 
 
 def _may_reach(text: str, other: str, threshold: float) -> bool:

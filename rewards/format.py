@@ -6,17 +6,20 @@ strictly lower than its clean twin and more violations score lower still. An out
 is missing, empty or truncated is capped at :data:`NO_ANSWER_CAP` (0.3).
 
 Violations are the :func:`pleias_rl.data.format.parse_completion` errors (each carries its kind, a
-:class:`pleias_rl.data.format.ParseErrorKind`), non-canonical ref tags, and a cheap
-degenerate-repetition check per section (:func:`repetition_problem`).
+:class:`pleias_rl.data.format.ParseErrorKind`), non-canonical ref tags, and cheap checks per
+section: degenerate repetition (:func:`repetition_problem`, and :func:`degenerate_sequence` for
+counting, symbol runs and loops of any period), a section without content (:func:`has_content`: no
+letter or digit) and a language line that names no language.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from pleias_rl.data.format import ParsedCompletion, strip_refs
+from pleias_rl.data.language import language_code
 from pleias_rl.rewards.base import Reward, Score, ScoredCompletion
 
 NO_ANSWER_CAP = 0.3
@@ -32,9 +35,9 @@ VIOLATION_FACTORS: dict[str, float] = {
     "duplicate_section": 0.7,
     "missing_section": 0.75,
     "missing_language": 0.8,
-    "bad_language": 0.85,
+    "bad_language": 0.5,
     "unmatched_token": 0.8,
-    "empty_section": 0.8,
+    "empty_section": 0.5,
     "invalid_label": 0.8,
     "ref_outside_answer": 0.8,
     "malformed_ref": 0.8,
@@ -53,6 +56,14 @@ _MAX_REPEATED_NGRAMS = 0.4
 _MIN_COMPRESS_BYTES = 300
 _MIN_COMPRESS_RATIO = 0.25
 _MAX_CHECKED_CHARS = 20_000
+_MIN_COUNTING_RUN = 12
+_MIN_PERIODIC_CHARS = 30
+_PERIOD_PROBE = 8
+_MIN_SYMBOL_RUN = 12
+_SYMBOL_RUN = re.compile(r"[^\w\s](?:\s*[^\w\s]){%d,}" % (_MIN_SYMBOL_RUN - 1))
+_INTEGER = re.compile(r"\d+")
+_ALNUM = re.compile(r"[^\W_]")
+_NOT_LETTER_OR_SPACE = bytes(set(range(256)) - set(range(65, 91)) - set(range(97, 123)) - set(b" \t\n\r\f\v"))
 _MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
 """Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
 
@@ -101,6 +112,103 @@ class Violation(NamedTuple):
     detail: str
 
 
+def has_content(text: str) -> bool:
+    """True when ``text`` holds a letter or a digit (zero-width characters and dots do not count).
+
+    >>> has_content(" . "), has_content("\u200b\u200d"), has_content("Helsby"), has_content("42")
+    (False, False, True, True)
+    """
+    return _ALNUM.search(text) is not None
+
+
+def counting_run(numbers: Sequence[int]) -> int:
+    """The longest run of integers stepping by one constant (``0 1 2 ... 399``, ``5 10 15``).
+
+    >>> counting_run(range(400)), counting_run([1990, 1994, 2001]), counting_run([5, 10, 15, 3])
+    (400, 2, 3)
+    """
+    best = run = min(len(numbers), 1)
+    for index in range(1, len(numbers)):
+        step = numbers[index] - numbers[index - 1]
+        same = index >= 2 and step != 0 and step == numbers[index - 1] - numbers[index - 2]
+        run = run + 1 if same else 2
+        best = max(best, run)
+    return best
+
+
+def periodic_tail(text: str) -> int | None:
+    """The period of a loop the text ends in (its last half repeats a unit three times or more),
+    or ``None``: one substring search and one comparison, whatever the period.
+
+    >>> periodic_tail("The answer is Helsby. " + "ab, " * 20), periodic_tail("Helsby is a village.") is None
+    (4, True)
+    """
+    tail = text[:_MAX_CHECKED_CHARS].rstrip()
+    tail = tail[len(tail) // 2:]
+    if len(tail) < _MIN_PERIODIC_CHARS:
+        return None
+    period = tail.find(tail[:_PERIOD_PROBE], 1)
+    if 0 < period <= len(tail) // 3 and tail[period:] == tail[:-period]:
+        return period
+    return None
+
+
+def degenerate_sequence(text: str) -> str | None:
+    """Describe a degenerate sequence the n-gram and compression tests miss, or ``None``:
+    counting (:func:`counting_run` of 12 or more), a run of 12 or more symbols, or a loop of
+    any period (:func:`periodic_tail`).
+
+    >>> degenerate_sequence(" ".join(map(str, range(400))))
+    'counts through 400 numbers'
+    >>> degenerate_sequence("Yes " + "!" * 20), degenerate_sequence("Helsby " + "xyz" * 25)
+    ('a run of 20 symbols', 'loops with period 3')
+    >>> degenerate_sequence("It was built in 1990, 1991 and 1992 (…) and rebuilt.") is None
+    True
+    """
+    text = text[:_MAX_CHECKED_CHARS]
+    if len(text) < _MIN_SYMBOL_RUN:
+        return None
+    # one pass over the bytes: digits and other symbols (exact on ASCII, more on other text)
+    raw = text.encode("utf-8", "surrogatepass")
+    letters_and_space = raw.translate(None, _NOT_LETTER_OR_SPACE)
+    symbols_and_digits = len(raw) - len(letters_and_space)
+    if symbols_and_digits >= _MIN_COUNTING_RUN:  # else too few to count through
+        counted = counting_run([int(token) for token in _INTEGER.findall(text) if len(token) < 12])
+        if counted >= _MIN_COUNTING_RUN:
+            return f"counts through {counted} numbers"
+    symbols = _SYMBOL_RUN.search(text) if symbols_and_digits >= _MIN_SYMBOL_RUN else None
+    if symbols is not None:
+        return f"a run of {len(symbols.group().replace(' ', ''))} symbols"
+    period = periodic_tail(text) if len(text) >= 2 * _MIN_PERIODIC_CHARS else None
+    return None if period is None else f"loops with period {period}"
+
+
+def content_violations(parsed: ParsedCompletion) -> list[Violation]:
+    """Sections whose content holds no letter or digit (empty for the parser's eyes or not), and
+    a language line that names no language (:func:`pleias_rl.data.language.language_code`).
+
+    >>> from pleias_rl.data.format import parse_completion
+    >>> content_violations(parse_completion("Klingon<|language_end|><|query_analysis_start|>."
+    ...                                     "<|query_analysis_end|><|answer_start|>\u200b<|answer_end|>"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [Violation(kind='bad_language', detail="language line 'Klingon' names no supported language"),
+     Violation(kind='empty_section', detail='section query_analysis has no letter or digit'),
+     Violation(kind='empty_answer', detail='section answer has no letter or digit')]
+    """
+    violations: list[Violation] = []
+    if parsed.language is not None and language_code(parsed.language) is None:
+        violations.append(Violation("bad_language",
+                                     f"language line {parsed.language!r} names no supported language"))
+    for section in parsed.sections:
+        content = section.content
+        if not section.closed or not content.strip() or has_content(content if section.name != "answer" else (
+                parsed.prose or "") + "".join(citation.quote for citation in parsed.citations)):
+            continue  # truncated, or already reported empty by the parser, or fine
+        kind = "empty_answer" if section.name == "answer" else "empty_section"
+        violations.append(Violation(kind, f"section {section.name} has no letter or digit"))
+    return violations
+
+
 def format_violations(parsed: ParsedCompletion) -> list[Violation]:
     """Every format violation of a parsed completion, in order found.
 
@@ -115,6 +223,7 @@ def format_violations(parsed: ParsedCompletion) -> list[Violation]:
         tag = parsed.text[citation.span[0]:citation.quote_span[0]]
         if citation.source_id is not None and not _CANONICAL_REF.fullmatch(tag):
             violations.append(Violation("malformed_ref", f"non-canonical ref tag {tag[:60]!r}"))
+    violations += content_violations(parsed)
     answer = parsed.section("answer")
     for section in parsed.sections:
         content = section.content
@@ -122,7 +231,7 @@ def format_violations(parsed: ParsedCompletion) -> list[Violation]:
             content = parsed.prose or ""
         elif section.name == "answer":
             content = strip_refs(content)
-        problem = repetition_problem(content)
+        problem = repetition_problem(content) or degenerate_sequence(content)
         if problem is not None:
             violations.append(Violation("repetition", f"{section.name}: {problem}"))
     return violations

@@ -92,17 +92,22 @@ def script_check(prose: str) -> str:
 
 def gibberish_check(prose: str, scores: LanguageScores) -> str:
     """``"gibberish"`` when the identifier finds no language (py3langid's ``zxx`` ranked first,
-    confidently) or when many lower-case words have no vowel (names and acronyms are capitalised).
+    confidently or :data:`DOMINANCE` times as likely as every supported language together) or when
+    many lower-case words have no vowel (names and acronyms are capitalised).
 
     >>> from pleias_rl.data.language import language_scores
     >>> text = "Brzkt vlqmp srtnk xwzgh trvbk mnzlp qxrst."
+    >>> gibberish_check(text, language_scores(text))
+    'gibberish'
+    >>> text = "Zzbg clmetoja wxylu uslg ycndmt rfw eqnf numly."  # zxx 0.44, every supported one 0.06
     >>> gibberish_check(text, language_scores(text))
     'gibberish'
     >>> text = "Zbigniew Brzeziński was born in Warsaw in 1928."
     >>> gibberish_check(text, language_scores(text))
     'ok'
     """
-    if scores.top == NO_LANGUAGE and scores.top_share >= CONFIDENT:
+    if scores.top == NO_LANGUAGE and (scores.top_share >= CONFIDENT
+                                      or scores.top_share >= DOMINANCE * scores.supported_share):
         return "gibberish"
     return "gibberish" if _vowelless(prose) else OK
 
@@ -291,7 +296,15 @@ def judge_prose(prose: str, row: Mapping[str, Any], expected: str) -> Judgement:
     'other_language:cy'
     >>> judge_prose("Lima.", {}, "en").diagnostics["reason"]
     'answer too short to judge'
+    >>> judge_prose("这座塔大约三百米高。 Boeing B-29 Superfortress bomber may will.",
+    ...             {"sources": ["The Boeing B-29 Superfortress was a bomber."]}, "en").failed
+    'foreign_script'
     """
+    if script_check(prose) == OK and latin_share(prose) < 1.0:  # the names of the sources say nothing
+        prose_without_names = without_source_names(prose, row)
+        if script_check(prose_without_names) != OK:
+            return Judgement("foreign_script", False, {"answer_language": "foreign_script", "checks": {
+                "script": OK, "script_without_source_names": "foreign_script"}})
     if script_check(prose) == OK:  # Latin-script bulk: a name in another script does not decide
         prose = latin_letters_only(prose)
         if content_language_check(prose, expected) == OK:

@@ -162,3 +162,24 @@ def test_fast_smith_waterman_is_a_lower_bound_of_the_exact_score(quote: list[str
        | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
 def test_printable_is_isprintable(text: str) -> None:
     assert printable(text) == text.isprintable()
+
+
+def test_an_exact_fragment_is_found_on_word_boundaries_when_the_source_has_it_there() -> None:
+    source = "They were unhappy with the road, and happy with the road to Helsby."
+    found = align_quote("happy with the road to Helsby", source)
+    assert found.exact and source[found.span[0]:found.span[1]] == "happy with the road to Helsby"
+    inside = align_quote("happy with the road,", source)  # only inside "unhappy"
+    assert inside.exact and inside.span[0] == source.index("unhappy") + 2
+
+
+def test_elided_fragments_are_placed_next_to_each_other() -> None:
+    source = "In Kur, a demon roams at night. Its mouth is missing. In Kur, it rules over the dead."
+    found = align_quote("In Kur, (\u2026) it rules over the dead.", source)
+    assert found.fragments[0].span[0] == source.rindex("In Kur,")
+
+
+def test_a_number_cut_at_its_separator_is_a_changed_number() -> None:
+    source = "The forest has 1,500 trees and 2.5 million roses."
+    assert align_quote("500 trees and 2.5 million roses", source).number_mismatches
+    assert align_quote("5 million roses", source).number_mismatches
+    assert not align_quote("1,500 trees and 2.5 million roses", source).number_mismatches

@@ -81,7 +81,8 @@ def test_real_numbers_per_category(scores: dict[str, list[float]]) -> None:
 @pytest.mark.parametrize("ref, verdict, score", [
     (GOOD, "exact", 1.0),
     (format_ref(1, "\u201cit RUNS between   Shotwick and Helsby\u201d"), "exact", 1.0),
-    (format_ref(1, "The A5117 is a road (\u2026) opened in 1994"), "elided", 1.0),
+    (format_ref(1, "The A5117 is a road in Cheshire, England. (\u2026) It was opened in 1994"), "elided", 1.0),
+    (format_ref(1, "The A5117 is a road (\u2026) opened in 1994"), "stitched", 0.0),
     (format_ref(1, "It runs betwen Shotwick and Helsby."), "fuzzy", pytest.approx(0.91, abs=0.02)),
     (format_ref(1, "The A5117 runs between Shotwick and Helsby"), "paraphrase", None),
     (format_ref(1, "The road was built by Roman soldiers during the winter."), "fabricated", 0.0),
@@ -195,7 +196,7 @@ def test_trl_calling_convention_pickling_threads_and_options() -> None:
         thread.join()
     assert results == [[1.0, 0.0]] * 4
     lenient = CitationReward(min_quote_words=1)
-    assert lenient.explain(answer(format_ref(1, "Shotwick")), ROW)[1]["refs"][0]["verdict"] == "exact"
+    assert lenient.explain(answer(format_ref(1, "England")), ROW)[1]["refs"][0]["verdict"] == "exact"
     with pytest.raises(TypeError):
         CitationReward(no_such_option=1)
     logged: dict[str, float] = {}
@@ -246,3 +247,64 @@ def test_100k_character_junk_is_scored() -> None:
                             (answer(format_ref(1, "x" * 100_000)), huge_source)):
         score, diagnostics = citation_reward.explain(completion, row)
         assert "internal_error" not in diagnostics and 0.0 <= score <= 1.0
+
+
+# --- the attacks of issue 16, one verdict each, next to their honest twins -------------------
+
+COURT = {
+    "query": "The A5117 runs between Shotwick and which village?",
+    "sources": [
+        "The jury found the contractor not guilty of negligence after a long trial in Chester. "
+        "Residents were unhappy with the road, which cost 1,500 pounds a metre and 2.5 million "
+        "pounds in all. The council never paid the contractor for the extra lanes. "
+        "In 2004 Brook sued Hale over the cost of the extra lanes on the new road.",
+        "The A5117 is a road in Cheshire, England. It runs between Shotwick and Helsby.",
+        "Tom Hale is an American engineer. He built the bridge.",
+        "Anne Brook is an American lawyer. She won the case.",
+    ],
+}
+
+
+@pytest.mark.parametrize("quote, source_id, verdict", [
+    ("The jury found the contractor (\u2026) guilty of negligence", 1, "meaning_elided"),
+    ("The jury found the contractor not guilty (\u2026) a long trial in Chester.", 1, "short_elision"),
+    ("The jury found the contractor (\u2026) paid the contractor for the extra lanes.", 1, "stitched"),
+    ("happy with the road", 1, "cut_word"),
+    ("500 pounds a metre", 1, "number_changed"),
+    ("5 million pounds in all", 1, "number_changed"),
+    ("guilty of negligence after a long trial", 1, "meaning_elided"),
+    ("The jury found the contractor guilty of negligence after a long trial in Chester.", 1,
+     "negation_changed"),
+    ("In 2004 Brook sued Dale over the cost of the extra lanes on the new road.", 1, "name_changed"),
+    ("is an American", 3, "unspecific"),
+    ("The A5117 runs between Shotwick and Helsby", 2, "paraphrase"),
+])
+def test_each_attack_of_issue_16_fires_its_verdict(quote: str, source_id: int, verdict: str) -> None:
+    score, refs = judged(format_ref(source_id, quote), row=COURT)
+    assert refs[0]["verdict"] == verdict
+    assert score <= (0.5 if verdict == "paraphrase" else 0.1)
+
+
+@pytest.mark.parametrize("quote, source_id", [
+    ("The jury found the contractor not guilty of negligence after a long trial in Chester.", 1),
+    ("The jury found the contractor not guilty of negligence after a long trial in Chester. (\u2026) "
+     "In 2004 Brook sued Hale over the cost of the extra lanes on the new road.", 1),
+    ("Residents were unhappy with the road, which cost 1,500 pounds a metre (\u2026)", 1),
+    ("Residents were unhappy with the road, (\u2026) and 2.5 million pounds in all.", 1),
+    ("unhappy with the road", 1),
+    ("The council never paid the contractor for the extra lanes.", 1),
+    ("It runs between Shotwick and Helsby.", 2),
+    ("The A5117 is a road in Cheshire, England.", 2),
+])
+def test_honest_twins_keep_full_credit(quote: str, source_id: int) -> None:
+    score, refs = judged(format_ref(source_id, quote), row=COURT)
+    assert (score, refs[0]["verdict"] in ("exact", "elided")) == (1.0, True)
+
+
+def test_a_near_exact_dump_is_a_dump_and_many_tiny_refs_do_not_pay() -> None:
+    dumped = COURT["sources"][0].replace("contractor", "contractr", 1)
+    assert [r["verdict"] for r in judged(format_ref(1, dumped), row=COURT)[1]] == ["source_dump"]
+    tiny = [format_ref(1, quote) for quote in ("trial in Chester", "the extra lanes", "Residents were unhappy")]
+    score, refs = judged(*tiny, row=COURT)
+    assert score == 0.25 and {r["verdict"] for r in refs} == {"tiny_refs"}
+    assert judged(*tiny[:2], row=COURT)[0] == 1.0

@@ -192,3 +192,28 @@ def test_rule_critic_never_raises_and_revisions_parse(pieces):
     assert all(issue.kind in FAILURE_KINDS for issue in verdict.issues)
     if verdict.revision is not None:
         assert FORMAT.explain(verdict.revision, row)[0] == 1.0
+
+
+RED_TEAM_REPAIRABLE = ("negation_elided", "stitched", "cut_word", "cut_number", "near_dump",
+                       "fuzzy_negation", "generic_phrase", "tiny_refs")
+
+
+def test_red_team_attacks_are_repaired_to_true_spans_that_the_rewards_verify():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import red_team
+
+    critic = RuleCritic(repair_with_gold=False)
+    verified: dict[str, list[bool]] = {}
+    for case in red_team.cases(red_team.real_rows(6), mutations=0):
+        if case.group != "all_bad" or case.kind not in RED_TEAM_REPAIRABLE:
+            continue
+        verdict = critic.critique(case.row, case.completion)
+        assert not verdict.passed and verdict.revision is not None, (case.kind, verdict.feedback())
+        repaired = CITATION.explain(verdict.revision, case.row)[0] == 1.0 and critic.critique(
+            case.row, verdict.revision).passed
+        verified.setdefault(case.kind, []).append(repaired)
+    assert set(verified) == set(RED_TEAM_REPAIRABLE)
+    assert {kind: all(results) for kind, results in verified.items()} == dict.fromkeys(RED_TEAM_REPAIRABLE, True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pleias_rl.data.format import EOS_TOKEN, format_ref, render_completion
-from pleias_rl.rewards.format import NO_ANSWER_CAP, FormatReward, format_reward, repetition_problem
+from pleias_rl.rewards.format import (NO_ANSWER_CAP, FormatReward, degenerate_sequence, format_reward,
+                                      repetition_problem)
 
 
 def full(answer: str = "The A5117 runs to Helsby" + format_ref(2, "It runs between Shotwick and Helsby") + ".",
@@ -57,7 +58,16 @@ VIOLATIONS = [
     ("truncated answer", trivial(), trivial()[:-40], "truncated"),
     ("missing answer", trivial(), trivial().split("<|answer_start|>")[0], "no_answer"),
     ("empty answer", trivial(), trivial(answer="  "), "empty_answer"),
+    # the format attacks of issue 16
+    ("a dot for an answer", trivial(), trivial(query_analysis=".", answer="."), "empty_answer"),
+    ("zero-width query analysis", trivial(), trivial(query_analysis="\u200b\u200c\u2060"), "empty_section"),
+    ("counting answer", trivial(), trivial(answer=" ".join(map(str, range(400)))), "repetition"),
+    ("symbol run in the draft", full(), full(draft="Helsby " + "=" * 40), "repetition"),
+    ("short loop in the answer", trivial(), trivial(answer="Helsby. " + "ab" * 40), "repetition"),
+    ("Klingon language line", trivial(), trivial(language="Klingon"), "bad_language"),
 ]
+
+ATTACKS = VIOLATIONS[-6:]
 
 
 def test_clean_outputs_score_one():
@@ -85,6 +95,16 @@ def test_measured_scores_per_violation():
     assert scores["repetition loop in the answer"] == 0.4
     assert scores["truncated answer"] <= 0.3 and scores["missing answer"] <= 0.3
     assert max(scores.values()) < 1.0
+
+
+@pytest.mark.parametrize(("name", "clean", "broken", "kind"), ATTACKS, ids=[v[0] for v in ATTACKS])
+def test_format_attacks_score_at_most_half(name, clean, broken, kind):
+    assert format_reward.explain(broken, {})[0] <= 0.5
+
+
+def test_degenerate_sequences_spare_natural_text(hotpot_rows):
+    texts = [source["text"] for row in hotpot_rows for source in row["sources"]]
+    assert [t for t in texts if degenerate_sequence(t)] == []
 
 
 def test_more_violations_score_lower():
