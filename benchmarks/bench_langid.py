@@ -64,9 +64,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
+from pleias_rl.data.resources import RAW_SAMPLES
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "language_sentences.json"
-SHARED_DATA = Path(os.environ.get("PLEIAS_SHARED_DATA", "/work/shared/data"))
 SUPPORTED: tuple[str, ...] = ("en", "fr", "de", "it", "es", "pl", "pt", "la")
 OUR_NINE: tuple[str, ...] = SUPPORTED + ("nl",)
 
@@ -170,12 +171,12 @@ def real_english_sentences(limit: int = 200, max_chars: int = 120) -> list[str]:
     """Short sentences from the shipped HotpotQA and MuSiQue records (real English prose).
 
     >>> sentences = real_english_sentences(5)
-    >>> len(sentences) in (0, 5) and all(len(s) <= 120 for s in sentences)
+    >>> len(sentences) == 5 and all(len(s) <= 120 for s in sentences)
     True
     """
     found: list[str] = []
-    hotpot = SHARED_DATA / "hotpotqa_train_sample100.json"
-    musique = SHARED_DATA / "musique_train_sample100.json"
+    hotpot = RAW_SAMPLES / "hotpotqa_train_sample100.json"
+    musique = RAW_SAMPLES / "musique_train_sample100.json"
     if hotpot.exists():
         for record in json.loads(hotpot.read_text(encoding="utf-8")):
             found += [sentence.strip() for _, sentences in record["context"] for sentence in sentences]
