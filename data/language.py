@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
-from itertools import islice
 from typing import Any, Callable, NamedTuple
 
 from pleias_rl.data.format import SPECIAL_TOKENS, strip_refs
@@ -37,7 +36,6 @@ WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 """A word: letters, with inner apostrophes (``l'Aquila``, ``don't``)."""
 
 _DETECTABLE_SET = frozenset(DETECTABLE)
-_LETTER = re.compile(r"[^\W\d_]")
 _NON_LATIN_RUN = re.compile(r"[^\u0000-\u024f\u1e00-\u1eff\u2000-\u206f\s\d]+")
 _NAMES_TO_ISO: dict[str, str] = {name.lower(): code for code, name in ISO_LANGUAGES.items()}
 _LOCK = threading.Lock()
@@ -118,13 +116,21 @@ def prose(text: str) -> str:
     return text
 
 
-def letter_count(text: str, at_most: int | None = None) -> int:
-    """How many letters a text has (counting stops at ``at_most``).
+def has_letters(text: str, count: int) -> bool:
+    """True when a text holds at least ``count`` letters: one anchored match that stops at the
+    last letter needed.
 
-    >>> letter_count("A5117, 12 km!"), letter_count("abcdef", at_most=3)
-    (3, 3)
+    >>> has_letters("A5117, 12 km!", 3), has_letters("A5117, 12 km!", 4), has_letters("", 0)
+    (True, False, True)
     """
-    return sum(1 for _ in islice(_LETTER.finditer(text), at_most))
+    return _letters_pattern(count).match(text) is not None
+
+
+@lru_cache(maxsize=None)
+def _letters_pattern(count: int) -> re.Pattern[str]:
+    """``count`` letters, each after the non-letters before it, taken atomically (a lookahead's
+    group matched again: Python 3.10 has no possessive ``*+``), so a failure does not backtrack."""
+    return re.compile(r"(?:(?=([\W\d_]*))\1[^\W\d_]){%d}" % count)
 
 
 def latin_share(text: str) -> float:
@@ -207,7 +213,7 @@ def language_scores(text: object) -> LanguageScores | None:
 def _scores(text: str) -> LanguageScores | None:
     """Cached ranking: a GRPO group repeats one query for every completion."""
     words = prose(text)[:MAX_CHARS]
-    if letter_count(words, MIN_LETTERS) < MIN_LETTERS:
+    if not has_letters(words, MIN_LETTERS):
         return None
     return scores_of_ranking(_classifier()(words))
 
@@ -227,7 +233,7 @@ def likeliest_label(text: str, min_letters: int = MIN_LETTERS) -> tuple[str, flo
 @lru_cache(maxsize=4096)
 def _likeliest(text: str, min_letters: int) -> tuple[str, float] | None:
     """Cached :func:`likeliest_label`."""
-    if letter_count(text, min_letters) < min_letters:
+    if not has_letters(text, min_letters):
         return None
     label, probability = _identifier().classify(text)
     return str(label), float(probability)

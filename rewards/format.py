@@ -63,7 +63,12 @@ _MIN_SYMBOL_RUN = 12
 _SYMBOL_RUN = re.compile(r"[^\w\s](?:\s*[^\w\s]){%d,}" % (_MIN_SYMBOL_RUN - 1))
 _INTEGER = re.compile(r"\d+")
 _ALNUM = re.compile(r"[^\W_]")
-_NOT_LETTER_OR_SPACE = bytes(set(range(256)) - set(range(65, 91)) - set(range(97, 123)) - set(b" \t\n\r\f\v"))
+_ASCII_DIGITS = b"0123456789"
+_ASCII_WORD_OR_SPACE = bytes(set(_ASCII_DIGITS) | set(range(65, 91)) | set(range(97, 123))
+                             | set(b"_ \t\n\r\f\v\x1c\x1d\x1e\x1f"))
+"""The ASCII bytes that ``\\w`` or ``\\s`` match: a symbol is neither."""
+_NOT_DIGIT = bytes(set(range(128)) - set(_ASCII_DIGITS))
+"""The ASCII bytes that are not digits (every byte of a non-ASCII character may be one)."""
 _MIN_CHECKED_CHARS = min(2 * (_MIN_NGRAMS + _NGRAM - 1) - 1, -(-_MIN_COMPRESS_BYTES // 4))
 """Shorter text holds too few words for the 4-gram test and too few bytes to compress."""
 
@@ -168,15 +173,15 @@ def degenerate_sequence(text: str) -> str | None:
     text = text[:_MAX_CHECKED_CHARS]
     if len(text) < _MIN_SYMBOL_RUN:
         return None
-    # one pass over the bytes: digits and other symbols (exact on ASCII, more on other text)
+    # upper bounds from the bytes, counting every byte of a non-ASCII character (exact on ASCII):
+    # fewer digits than a counting run, or fewer symbols than a symbol run, settle it unsearched
     raw = text.encode("utf-8", "surrogatepass")
-    letters_and_space = raw.translate(None, _NOT_LETTER_OR_SPACE)
-    symbols_and_digits = len(raw) - len(letters_and_space)
-    if symbols_and_digits >= _MIN_COUNTING_RUN:  # else too few to count through
+    if len(raw.translate(None, _NOT_DIGIT)) >= _MIN_COUNTING_RUN:
         counted = counting_run([int(token) for token in _INTEGER.findall(text) if len(token) < 12])
         if counted >= _MIN_COUNTING_RUN:
             return f"counts through {counted} numbers"
-    symbols = _SYMBOL_RUN.search(text) if symbols_and_digits >= _MIN_SYMBOL_RUN else None
+    symbols_at_most = len(raw.translate(None, _ASCII_WORD_OR_SPACE))
+    symbols = _SYMBOL_RUN.search(text) if symbols_at_most >= _MIN_SYMBOL_RUN else None
     if symbols is not None:
         return f"a run of {len(symbols.group().replace(' ', ''))} symbols"
     period = periodic_tail(text) if len(text) >= 2 * _MIN_PERIODIC_CHARS else None

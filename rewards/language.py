@@ -76,7 +76,8 @@ OK = "ok"
 """The verdict of a check that passes."""
 
 _VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿąęœ")
-_LOWER_WORD = re.compile(r"(?<![^\W\d_])[a-zß-ÿ][^\W\d_]*")
+_LOWER_WORD = re.compile(r"(?<![^\W\d_])[a-zß-ÿ][^\W\d_]{2,}")
+"""A run of three letters or more that starts lower-case (not preceded by a letter: the whole run)."""
 RECHECKED = ("other_language", "answer_language", "padded")
 """Failures judged again without the names taken from the row's query and sources."""
 
@@ -195,8 +196,8 @@ def short_answer_check(prose: str, expected: str) -> str:
 
 def _vowelless(prose: str) -> bool:
     """More than :data:`MAX_VOWELLESS_SHARE` of the lower-case words (two at least) lack a vowel."""
-    lower_case = [word for word in _LOWER_WORD.findall(prose) if len(word) >= 3]
-    vowelless = sum(1 for word in lower_case if _VOWELS.isdisjoint(word))
+    lower_case = _LOWER_WORD.findall(prose)
+    vowelless = sum(map(_VOWELS.isdisjoint, lower_case))
     return vowelless >= 2 and vowelless / len(lower_case) > MAX_VOWELLESS_SHARE
 
 

@@ -107,6 +107,20 @@ def test_degenerate_sequences_spare_natural_text(hotpot_rows):
     assert [t for t in texts if degenerate_sequence(t)] == []
 
 
+@pytest.mark.parametrize(("text", "problem"), [
+    ("Helsby " + " ".join("٠١٢٣٤٥٦٧٨٩"[tens] + "٠" for tens in range(1, 10)) + " ١٠٠ ١١٠ ١٢٠",
+     "counts through 12 numbers"),
+    ("Helsby" + "é".join(str(number) for number in range(1, 13)), "counts through 12 numbers"),
+    ("Helsby «\u00a0»«»«»«»«»«»", "a run of 13 symbols"),  # a no-break space is a space to re
+    ("Helsby " + " ".join(str(number) for number in range(11)), None),
+    ("Helsby «»«»«»«»«»«»", "a run of 12 symbols"),
+    ("Helsby " + "!" * 11 + " " + "x" * 12, None),
+    ("Helsby \x1c!\x1c" + "?!" * 5 + "\x1f!", "a run of 14 symbols"),  # \x1c and \x1f are spaces to re
+])
+def test_degenerate_sequence_counts_digits_and_symbols_of_any_script(text, problem):
+    assert degenerate_sequence(text) == problem
+
+
 def test_more_violations_score_lower():
     one = format_reward.explain(full(draft=None), {})[0]
     two = format_reward.explain(full(draft=None, source_report="Great"), {})[0]
@@ -168,3 +182,4 @@ def test_parse_errors_pickle_and_read_as_their_message():
     restored = pickle.loads(pickle.dumps(errors))
     assert restored == errors and [e.kind for e in restored] == [e.kind for e in errors]
     assert restored[0].kind is ParseErrorKind.TRUNCATED
+

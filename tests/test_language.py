@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pleias_rl.data.format import format_ref, render_completion
-from pleias_rl.data.language import MIN_LETTERS, detect_language, language_code, language_name
-from pleias_rl.rewards.language import WRONG_LINE_CREDIT, language_reward
+from pleias_rl.data.language import MIN_LETTERS, detect_language, has_letters, language_code, language_name
+from pleias_rl.rewards.language import MAX_VOWELLESS_SHARE, WRONG_LINE_CREDIT, _vowelless, language_reward
 
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "language_accuracy.py"
 
@@ -178,3 +179,20 @@ def test_consonant_gibberish_never_matches(words):
 ])
 def test_short_answers_are_a_match_or_not_judged_never_zero(answer, score):
     assert language_reward.explain(completion(answer, "English"), QUERY)[0] == score
+
+
+MIXED_TEXT = st.text(alphabet="ab xyzBCD1_.,'’÷×ßéøąЖ٣\u0301\u200b-", max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MIXED_TEXT, st.integers(min_value=0, max_value=14))
+def test_has_letters_counts_every_letter_of_any_script(text, count):
+    assert has_letters(text, count) == (len(re.findall(r"[^\W\d_]", text)) >= count)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MIXED_TEXT)
+def test_vowelless_judges_every_lower_case_run_of_three_letters(text):
+    runs = [run for run in re.findall(r"(?<![^\W\d_])[a-zß-ÿ][^\W\d_]*", text) if len(run) >= 3]
+    vowelless = sum(1 for run in runs if not set(run) & set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿąęœ"))
+    assert _vowelless(text) == (vowelless >= 2 and vowelless / len(runs) > MAX_VOWELLESS_SHARE)
