@@ -181,8 +181,11 @@ class Section:
     closed: bool
 
     def __init__(self, name: str, content: str, start: int, end: int, closed: bool) -> None:
-        # The parser makes many: fill the fields at once, not one frozen setattr per field.
-        vars(self).update(name=name, content=content, start=start, end=end, closed=closed)
+        # The parser makes many: fill the instance dict directly, not one frozen setattr per
+        # field (nor a keyword dict to update it with).
+        fields = self.__dict__
+        fields["name"], fields["content"], fields["start"], fields["end"], fields["closed"] = (
+            name, content, start, end, closed)
 
 
 @dataclass(frozen=True)
@@ -204,9 +207,10 @@ class Citation:
 
     def __init__(self, source_id: int | None, raw_id: str, quote: str, span: tuple[int, int],
                  quote_span: tuple[int, int], claim: str, closed: bool) -> None:
-        # As Section: one update of the instance dict instead of seven frozen setattrs.
-        vars(self).update(source_id=source_id, raw_id=raw_id, quote=quote, span=span,
-                          quote_span=quote_span, claim=claim, closed=closed)
+        # As Section: the instance dict filled directly instead of seven frozen setattrs.
+        fields = self.__dict__
+        fields["source_id"], fields["raw_id"], fields["quote"], fields["span"] = source_id, raw_id, quote, span
+        fields["quote_span"], fields["claim"], fields["closed"] = quote_span, claim, closed
 
 
 @dataclass

@@ -381,9 +381,12 @@ def mean_metrics(diagnostics: Any) -> dict[str, float]:
         if not metrics:
             continue
         for key, value in metrics.items():
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                if key in columns:
-                    columns[key].append(value)
-                else:
+            # a finite float (x - x is 0.0 only then), or any other finite number
+            if (value - value == 0.0 if type(value) is float
+                    else isinstance(value, (int, float)) and math.isfinite(value)):
+                column = columns.get(key)
+                if column is None:
                     columns[key] = [value]
+                else:
+                    column.append(value)
     return {key: sum(values) / len(values) for key, values in columns.items()}

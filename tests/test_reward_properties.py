@@ -7,6 +7,7 @@ always a score in [0, 1] or None; picklable; callable from threads with TRL's ke
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pleias_rl.data.format import EOS_TOKEN, SPECIAL_TOKENS, format_ref, render_completion
+from pleias_rl.rewards.base import mean_metrics
 from pleias_rl.rewards.registry import REGISTRY, WeightedReward, get_reward
 
 REWARDS = [get_reward(name) for name in REGISTRY] + [WeightedReward()]
@@ -138,3 +140,18 @@ def test_rewards_sharing_a_batch_score_as_each_completion_alone(steps, mutate):
             if mutate and round_ == 0:  # the trainer's lists changed in place between calls
                 columns["answerable"].reverse()
                 columns["sources"].reverse()
+
+
+METRIC_VALUE = st.one_of(st.floats(), st.integers(-10**6, 10**6), st.booleans(), st.none(), st.text(max_size=3))
+
+
+@given(st.lists(st.one_of(st.none(), st.fixed_dictionaries({}, optional={"metrics": st.one_of(st.none(), st.dictionaries(
+    st.sampled_from(["a", "b", "c"]), METRIC_VALUE, max_size=3))})), max_size=6))
+def test_mean_metrics_averages_the_finite_numbers(diagnostics):
+    """Its fast path for floats keeps the definition: the mean of every finite int, float or bool."""
+    columns: dict[str, list[float]] = {}
+    for diagnostic in diagnostics:
+        for key, value in ((diagnostic or {}).get("metrics") or {}).items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                columns.setdefault(key, []).append(value)
+    assert mean_metrics(diagnostics) == {key: sum(values) / len(values) for key, values in columns.items()}
