@@ -147,7 +147,7 @@ class _Memo:
 
 
 class _ExamineKey(NamedTuple):
-    """What :meth:`CitationReward._examine` reads of its context (hashable, unlike the context)."""
+    """What :meth:`CitationReward.examine` reads of its context (hashable, unlike the context)."""
 
     sources: tuple[str, ...]
     folded: Any
@@ -168,7 +168,8 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
     import pleias_rl.rewards.citation
 
     parse = _Memo(parse_completion)
-    classify = pleias_rl.data.language._classifier()
+    identifier = pleias_rl.data.language._identifier()
+    memoised_identifier = SimpleNamespace(rank=_Memo(identifier.rank), classify=_Memo(identifier.classify))
     examine = _Memo(pleias_rl.rewards.citation.CitationReward.examine)
     aligner = SimpleNamespace(partial_ratio_alignment=_Memo(pleias_rl.rewards.align.fuzz.partial_ratio_alignment),
                               partial_ratio=pleias_rl.rewards.citation.fuzz.partial_ratio)
@@ -177,12 +178,17 @@ def stage_breakdown(groups: Sequence[Group], seconds: float) -> list[tuple[str, 
         patches.enter_context(mock.patch.object(pleias_rl.rewards.align, "fuzz", aligner))
         patches.enter_context(mock.patch.object(pleias_rl.rewards.citation, "fuzz", aligner))
 
+    def memoise_language(patches: ExitStack) -> None:  # the full ranking and the cheap likeliest label
+        patches.enter_context(mock.patch.object(pleias_rl.data.language, "_classifier",
+                                                lambda: memoised_identifier.rank))
+        patches.enter_context(mock.patch.object(pleias_rl.data.language, "_identifier",
+                                                lambda: memoised_identifier))
+
     steps = (("every stage computed", None),
              ("  parsing memoised", lambda patches: patches.enter_context(
                  mock.patch.object(pleias_rl.rewards.base, "parse_completion", parse))),
              ("  + fuzzy alignment memoised", memoise_alignment),
-             ("  + language identification memoised", lambda patches: patches.enter_context(
-                 mock.patch.object(pleias_rl.data.language, "_classifier", lambda memo=_Memo(classify): memo))),
+             ("  + language identification memoised", memoise_language),
              ("  + quote examination memoised", lambda patches: patches.enter_context(mock.patch.object(
                  pleias_rl.rewards.citation.CitationReward, "examine",
                  lambda reward, quote, source_id, context: examine(  # keyed on what it reads
